@@ -1,0 +1,144 @@
+"""All of Glean's settings, in one place.
+
+Each setting is read from the environment (``GLEAN_*``), then from a ``.env`` file
+in the working directory, then from its default. Values are parsed into their
+declared type; a bad value raises :class:`SettingsError` naming the key, so a typo
+in a deployment fails loudly at start-up instead of half-way through a job.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+    def __init__(self, key: str, value: str, why: str):
+        self.key = key
+        super().__init__(f"setting {key}={value!r} is invalid: {why}")
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true/false")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _parse_path(raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
+    """Declare a setting: its default, how to parse text into it, and what it means."""
+    return field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = setting(Path("./var").resolve(), _parse_path,
+                         "Data folder: the SQLite store, the PDF cache, indexes and the mail outbox.")
+    arxiv_api_url: str = setting("https://export.arxiv.org/api/query", str,
+                                 "arXiv API query endpoint.")
+    arxiv_pdf_base: str = setting("https://arxiv.org/pdf/", str,
+                                  "Prefix of arXiv PDF links; the id and version are appended.")
+    arxiv_categories: tuple[str, ...] = setting(("cs.LG", "cs.CL", "stat.ML"), _parse_list,
+                                                "arXiv categories to follow, comma-separated.")
+    arxiv_delay: float = setting(3.0, _parse_positive_float,
+                                 "Seconds between two requests to arXiv, shared by the whole process.")
+    arxiv_page_size: int = setting(100, _parse_positive_int,
+                                   "Results per arXiv API request.")
+    arxiv_retries: int = setting(3, int,
+                                 "Retries of a failed arXiv request (the arxiv package's own retry loop).")
+    arxiv_max_results: int = setting(2000, _parse_positive_int,
+                                     "Most arXiv records one ingest run takes; the next run continues.")
+    arxiv_initial_days: int = setting(3, _parse_positive_int,
+                                      "How far back the very first arXiv ingest looks, in days.")
+    classics_per_run: int = setting(200, _parse_positive_int,
+                                    "Most pre-2010 arXiv records one classics run takes (the backfill is slow on purpose).")
+    http_timeout: float = setting(30.0, _parse_positive_float,
+                                  "Seconds before an HTTP request to any source gives up.")
+    feeds: Path = setting(DATA_DIR / "feeds.toml", _parse_path,
+                          "Path of the cross-field feeds list (TOML, [[feed]] tables with name, url, field).")
+    canon: Path = setting(DATA_DIR / "canon.toml", _parse_path,
+                          "Path of the curated canon of classic papers.")
+    feed_max_bytes: int = setting(10_000_000, _parse_positive_int,
+                                  "Largest feed body accepted, in bytes.")
+    pdf_max_bytes: int = setting(50_000_000, _parse_positive_int,
+                                 "Largest PDF downloaded, in bytes.")
+    pdf_timeout: float = setting(120.0, _parse_positive_float,
+                                 "Seconds a whole PDF download may take.")
+    download_attempts: int = setting(3, _parse_positive_int,
+                                     "How many times a failing PDF download is tried before it is left alone.")
+    log_level: str = setting("INFO", str, "Logging level (DEBUG, INFO, WARNING, ERROR).")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Settings":
+        """Build settings from ``env`` (default: the process environment) over ``.env``."""
+        merged = read_dotenv(dotenv if dotenv is not None else Path(".env"))
+        merged.update(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = env_key(f.name)
+            if key in merged:
+                raw = merged[key]
+                try:
+                    values[f.name] = f.metadata["parse"](raw)
+                except (ValueError, TypeError) as exc:
+                    raise SettingsError(key, raw, str(exc) or type(exc).__name__) from None
+        return cls(**values)
+
+
+def env_key(name: str) -> str:
+    return "GLEAN_" + name.upper()
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment key, default, meaning) for every setting, for docs and `--help`."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append((env_key(f.name), str(default), f.metadata["doc"]))
+    return rows
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines; blank lines and # comments are skipped, quotes stripped."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values

@@ -1,0 +1,37 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import Settings, SettingsError, documented_settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_environment_beats_dotenv_beats_default(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# comment\nGLEAN_ARXIV_DELAY=5\nGLEAN_ARXIV_CATEGORIES='cs.AI, cs.CL'\n")
+    s = Settings.load(env={"GLEAN_ARXIV_DELAY": "7"}, dotenv=dotenv)
+    assert s.arxiv_delay == 7.0
+    assert s.arxiv_categories == ("cs.AI", "cs.CL")
+    assert s.http_timeout == 30.0
+
+
+def test_home_defaults_to_var(tmp_path):
+    assert Settings.load(env={}, dotenv=tmp_path / "none").home.name == "var"
+
+
+@pytest.mark.parametrize("key, value", [
+    ("GLEAN_ARXIV_DELAY", "soon"),
+    ("GLEAN_ARXIV_DELAY", "-1"),
+    ("GLEAN_ARXIV_PAGE_SIZE", "0"),
+])
+def test_bad_values_name_the_key(tmp_path, key, value):
+    with pytest.raises(SettingsError, match=key):
+        Settings.load(env={key: value}, dotenv=tmp_path / "none")
+
+
+def test_every_setting_is_documented_in_the_readme():
+    text = README.read_text()
+    missing = [key for key, _, _ in documented_settings() if not re.search(rf"`{key}`", text)]
+    assert not missing, f"settings missing from README.md: {missing}"
