@@ -1,0 +1,83 @@
+"""Is each source healthy? Failing, stale, or fine — never a silent gap.
+
+A source that has brought nothing new for longer than its rhythm is *stale*:
+arXiv announces new papers five days a week, so two weekdays without anything
+new means something is wrong (a weekend is not). Feeds publish at least weekly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .store import Store
+
+# How long a source may go without anything new before we call it stale.
+RHYTHMS = {
+    "arxiv": {"weekdays": 2},
+    "feeds": {"days": 7},
+    "classics": {"days": 35},
+}
+PIPELINE_STAGES = ("arxiv", "classics", "feeds", "download")
+
+
+def weekdays_between(start: datetime, end: datetime) -> int:
+    """Whole weekdays (Mon–Fri) from ``start`` to ``end``."""
+    days, day = 0, start
+    while day + timedelta(days=1) <= end:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days += 1
+    return days
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts) if ts else None
+
+
+def source_health(store: Store, source: str, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    summary = store.source_summary(source)
+    last = summary["last_run"]
+    result = {
+        "source": source,
+        "last_run": _run_view(last) if last else None,
+        "last_new_at": summary["last_new_at"],
+        "state": "ok",
+        "reason": None,
+    }
+    if last is None:
+        result.update(state="never_run", reason="has not run yet")
+        return result
+    if last["status"] == "failed":
+        result.update(state="failing", reason=last["error"])
+        return result
+    if last["status"] == "running":
+        result.update(state="running", reason=f"running since {last['started_at']}")
+        return result
+    rhythm = RHYTHMS.get(source)
+    if rhythm is None:
+        return result
+    since = _parse(summary["last_new_at"]) or _parse(summary["first_run_at"])
+    if "weekdays" in rhythm and weekdays_between(since, now) > rhythm["weekdays"]:
+        result.update(state="stale", reason=(
+            f"nothing new since {since:%Y-%m-%d %H:%M} UTC, {weekdays_between(since, now)} weekdays "
+            f"(arXiv announces every weekday): check GLEAN_ARXIV_API_URL and the categories"))
+    elif "days" in rhythm and now - since > timedelta(days=rhythm["days"]):
+        result.update(state="stale", reason=(
+            f"nothing new since {since:%Y-%m-%d %H:%M} UTC, more than {rhythm['days']} days"))
+    return result
+
+
+def _run_view(run: dict) -> dict:
+    keys = ("started_at", "finished_at", "status", "new", "updated", "unchanged", "failed", "error")
+    return {k: run[k] for k in keys}
+
+
+def status(store: Store, now: datetime | None = None) -> dict:
+    """Everything `glean status` shows: per source health, papers, PDFs."""
+    papers = store.paper_counts_by_source()
+    return {
+        "sources": [source_health(store, s, now) for s in PIPELINE_STAGES],
+        "papers": {"total": sum(papers.values()), "by_source": papers},
+        "pdfs": store.pdf_status_counts(),
+    }
