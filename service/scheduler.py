@@ -1,0 +1,173 @@
+"""The pipelines on their schedules, inside `glean serve`.
+
+Exactly one scheduler runs per data folder: the first server to take an exclusive
+lock on ``GLEAN_HOME/scheduler.lock`` runs the jobs; any other server on the same
+folder serves HTTP only and keeps trying for the lock, so it takes over if the
+first one dies. Jobs have fixed ids, coalesce missed runs into one, never overlap,
+and jobs whose last run is older than their schedule run once at start-up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from pipelines.download import download_pdfs
+from pipelines.ingest import ingest
+from pipelines.settings import Settings
+from pipelines.store import Store
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_S = 6 * 3600  # a job up to six hours late still runs (a laptop waking up)
+LOCK_RETRY_S = 30
+
+
+def run_cycle(store: Store, settings: Settings, source: str) -> None:
+    """Ingest one source, then the downstream stages, but only if something changed."""
+    report = ingest(store, settings, source)[0]
+    if report.counts.changed:
+        download_pdfs(store, settings)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    trigger: CronTrigger
+    stage: str  # the runs-table source whose last success tells when it last ran
+    run: Callable[[Store, Settings], None]
+
+
+def job_specs() -> list[JobSpec]:
+    utc = timezone.utc
+    return [
+        # arXiv announces around 00:00 UTC on weekdays; four passes a day also pick up new versions.
+        JobSpec("ingest-arxiv", CronTrigger(hour="1,7,13,19", minute=17, timezone=utc), "arxiv",
+                lambda store, settings: run_cycle(store, settings, "arxiv")),
+        JobSpec("ingest-feeds", CronTrigger(hour="*/6", minute=37, timezone=utc), "feeds",
+                lambda store, settings: run_cycle(store, settings, "feeds")),
+        JobSpec("ingest-classics", CronTrigger(hour=3, minute=47, timezone=utc), "classics",
+                lambda store, settings: run_cycle(store, settings, "classics")),
+        # Downloads that failed for a passing reason get another try once a day.
+        JobSpec("download-pending", CronTrigger(hour=5, minute=7, timezone=utc), "download",
+                lambda store, settings: download_pdfs(store, settings)),
+    ]
+
+
+def missed_since(trigger: CronTrigger, last_run: datetime | None, now: datetime) -> bool:
+    """Did ``trigger`` want to fire between ``last_run`` and ``now``?"""
+    if last_run is None:
+        return True
+    due = trigger.get_next_fire_time(None, last_run + timedelta(seconds=1))
+    return due is not None and due <= now
+
+
+class DeploymentLock:
+    """An exclusive, non-blocking file lock: held for the life of the process."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class PipelineScheduler:
+    """Owns the APScheduler instance, the deployment lock and the takeover loop."""
+
+    def __init__(self, settings: Settings, store: Store, specs: list[JobSpec] | None = None):
+        self.settings = settings
+        self.store = store
+        self.specs = specs if specs is not None else job_specs()
+        self.lock = DeploymentLock(store.home / "scheduler.lock")
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._waiter: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.scheduler is not None and self.scheduler.running
+
+    def start(self) -> bool:
+        """Start scheduling if no other process does; otherwise wait for the lock in the background."""
+        if self._start_if_lock_free():
+            return True
+        log.info("another Glean process (pid %s) runs the scheduler for %s; serving HTTP only",
+                 self.lock.holder(), self.store.home)
+        self._waiter = threading.Thread(target=self._wait_for_lock, name="scheduler-takeover", daemon=True)
+        self._waiter.start()
+        return False
+
+    def _wait_for_lock(self) -> None:
+        while not self._stop.wait(LOCK_RETRY_S):
+            if self._start_if_lock_free():
+                log.info("took over the scheduler for %s", self.store.home)
+                return
+
+    def _start_if_lock_free(self) -> bool:
+        if not self.lock.try_acquire():
+            return False
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},  # one pipeline at a time
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
+            timezone=timezone.utc,
+        )
+        now = datetime.now(timezone.utc)
+        for spec in self.specs:
+            last_ok = self.store.source_summary(spec.stage)["last_ok_at"]
+            catch_up = missed_since(spec.trigger, datetime.fromisoformat(last_ok) if last_ok else None, now)
+            scheduler.add_job(spec.run, spec.trigger, args=(self.store, self.settings), id=spec.id,
+                              name=spec.id, replace_existing=True,
+                              **({"next_run_time": now} if catch_up else {}))
+            if catch_up:
+                log.info("job %s missed its schedule (last success: %s); running it now", spec.id, last_ok)
+        scheduler.start()
+        self.scheduler = scheduler
+        return True
+
+    def describe(self) -> dict:
+        if not self.active:
+            return {"state": "standby", "lock_holder_pid": self.lock.holder(), "jobs": []}
+        jobs = [{"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
+                for job in self.scheduler.get_jobs()]
+        return {"state": "active", "pid": os.getpid(), "jobs": jobs}
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.lock.release()

@@ -1,0 +1,105 @@
+"""`glean` end to end over the recorded corpus, in-process and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from service.cli import build_parser, main
+from tests.corpus import EMPTY_PAGE, FEEDS, REPO, TESTING_PAGE
+from tests.fakeweb import Reply
+
+
+@pytest.fixture
+def env(tmp_path, fakeweb, clock):
+    # Each test uses some of these routes, so none is required.
+    fakeweb.add("/api/query", Reply(body=EMPTY_PAGE.read_bytes()), optional=True)  # classics backfill months
+    fakeweb.add("/api/query", Reply(body=TESTING_PAGE.read_bytes()), optional=True,
+                match=lambda q, h: "lastUpdatedDate" in q["search_query"][0])
+    fakeweb.add("/feeds/bio", Reply(body=(FEEDS / "netnewswire_biorxiv_plant_biology_2019_rss1.rdf").read_bytes()),
+                optional=True)
+    fakeweb.add("/feeds/ajph", Reply(body=(FEEDS / "atypon_ajph_american_journal_of_public_health_toc_rss1.xml")
+                                     .read_bytes()), optional=True)
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feed]]\nname = "bio"\nurl = "{fakeweb.url("/feeds/bio")}"\nfield = "biology"\n\n'
+                     f'[[feed]]\nname = "ajph"\nurl = "{fakeweb.url("/feeds/ajph")}"\nfield = "public health"\n')
+    return {
+        "GLEAN_HOME": str(tmp_path / "home"),
+        "GLEAN_ARXIV_API_URL": fakeweb.url("/api/query"),
+        "GLEAN_ARXIV_PDF_BASE": fakeweb.url("/pdf/"),
+        "GLEAN_ARXIV_MAX_RESULTS": "10",
+        "GLEAN_ARXIV_PAGE_SIZE": "10",
+        "GLEAN_FEEDS": str(feeds),
+    }
+
+
+def run(capsys, env, *argv):
+    code = main(list(argv), env=env)
+    out = capsys.readouterr().out
+    return code, out
+
+
+def test_ingest_all_then_nothing_new(capsys, env):
+    code, out = run(capsys, env, "ingest", "all", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert [s["source"] for s in first["sources"]] == ["arxiv", "classics", "feeds"]
+    assert first["new"] == 10 + first["sources"][1]["new"] + 50
+    assert first["sources"][1]["canon"]["new"] >= 80
+
+    code, out = run(capsys, env, "ingest", "all", "--json")
+    second = json.loads(out)
+    assert code == 0 and second["new"] == 0 and second["updated"] == 0
+
+
+def test_single_source_json_is_one_object_with_the_four_counts(capsys, env):
+    code, out = run(capsys, env, "ingest", "feeds", "--json")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 1
+    report = json.loads(lines[0])
+    assert {k: type(report[k]) for k in ("new", "updated", "unchanged", "failed")} == dict.fromkeys(
+        ("new", "updated", "unchanged", "failed"), int)
+
+
+def test_status_shows_failing_and_never_run(capsys, env, fakeweb):
+    run(capsys, env, "ingest", "feeds")
+    broken = {**env, "GLEAN_ARXIV_API_URL": fakeweb.url("/nowhere"), "GLEAN_ARXIV_RETRIES": "0"}
+    code, out = run(capsys, broken, "ingest", "arxiv")
+    assert code == 1 and "FAILED: arXiv answered HTTP 404" in out
+    code, out = run(capsys, env, "status", "--json")
+    state = {s["source"]: s for s in json.loads(out)["sources"]}
+    assert state["arxiv"]["state"] == "failing" and "HTTP 404" in state["arxiv"]["reason"]
+    assert state["feeds"]["state"] == "ok" and state["classics"]["state"] == "never_run"
+    code, out = run(capsys, env, "status")
+    assert "FAILING" in out and "NEVER_RUN" in out
+
+
+def test_download_json(capsys, env, fakeweb):
+    fakeweb.add("/pdf/2202.12139v1", Reply(body=b"%PDF-1.4 tiny"), optional=True)
+    run(capsys, env, "ingest", "arxiv")
+    code, out = run(capsys, env, "download", "--limit", "1", "--json")
+    report = json.loads(out)
+    assert report["pending"] == 1 and report["new"] + report["failed"] == 1
+
+
+def test_bad_setting_is_named(capsys, env):
+    code = main(["status"], env={**env, "GLEAN_ARXIV_DELAY": "fast"})
+    assert code == 2
+    assert "GLEAN_ARXIV_DELAY" in capsys.readouterr().err
+
+
+def test_every_command_is_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    commands = build_parser()._subparsers._group_actions[0].choices
+    missing = [c for c in commands if f"glean {c}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_python_dash_m_service_is_the_same_cli(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "service", "ingest", "--help"], capture_output=True,
+                            text=True, cwd=tmp_path, env={**os.environ, "GLEAN_HOME": str(tmp_path)}, timeout=60)
+    assert result.returncode == 0 and "--since" in result.stdout
