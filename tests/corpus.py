@@ -53,3 +53,31 @@ def as_new_version(entry, version: int, updated: str, title_suffix: str = "") ->
     if title_suffix:
         entry.find("atom:title", NS).text += title_suffix
     return entry
+
+
+# Corpus PDFs that are arXiv papers without a recorded API entry: id → (title, authors, date, file).
+# Their entries are made from the real 1111.2011 entry (see entry_for).
+ARXIV_PDF_PAPERS = {
+    "2302.07302v1": ("CiteSee: Augmenting Citations in Scientific Papers with Persistent and Personalized "
+                     "Historical Context", ["Joseph Chee Chang", "Amy X. Zhang", "Jonathan Bragg"],
+                     "2023-02-14T19:00:00Z", "modern/arxiv_2302.07302v1_citesee.pdf"),
+    "2203.00130v1": ("Paper Plain: Making Medical Research Papers Approachable to Healthcare Consumers with NLP",
+                     ["Tal August", "Lucy Lu Wang"], "2022-02-28T22:00:00Z",
+                     "modern/arxiv_2203.00130v1_paper_plain.pdf"),
+}
+
+
+def entry_for(template, arxiv_id, title, authors, when):
+    entry = copy.deepcopy(template)
+    entry.find("atom:id", NS).text = f"http://arxiv.org/abs/{arxiv_id}"
+    entry.find("atom:title", NS).text = title
+    entry.find("atom:published", NS).text = when
+    entry.find("atom:updated", NS).text = when
+    for old in entry.findall("atom:author", NS):
+        entry.remove(old)
+    for name in authors:
+        author = copy.deepcopy(template.find("atom:author", NS))
+        author.find("atom:name", NS).text = name
+        entry.append(author)
+    entry.find("arxiv:primary_category", NS).set("term", "cs.HC")
+    return entry
