@@ -1,0 +1,36 @@
+"""arXiv categories as readable subfields and fields (``data/arxiv_subfields.toml``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .settings import DATA_DIR
+
+
+@dataclass(frozen=True)
+class Subfield:
+    code: str
+    subfield: str
+    field: str
+
+
+@lru_cache(maxsize=1)
+def taxonomy() -> dict[str, Subfield]:
+    data = tomllib.loads((DATA_DIR / "arxiv_subfields.toml").read_text())
+    return {code: Subfield(code, entry["subfield"], entry["field"])
+            for code, entry in data.get("categories", {}).items()}
+
+
+def lookup(category: str | None) -> Subfield | None:
+    """The subfield of a category; an unknown sub-category falls back to its archive (math.XX → math)."""
+    if not category:
+        return None
+    table = taxonomy()
+    return table.get(category) or table.get(category.split(".")[0])
+
+
+def field_of(category: str | None) -> str | None:
+    found = lookup(category)
+    return found.field if found else None
