@@ -1,0 +1,204 @@
+"""The web pages: home, sign-in, settings, old paper of the week, breadth, and their feeds.
+
+Server-rendered with Jinja2 (autoescaped), no JavaScript needed. Every page's
+context is also served as JSON (its "twin") by the API, built by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from pipelines.settings import Settings
+from pipelines.store import Store
+from pipelines.store_users import User
+
+from .accounts import AccountError, clean_fields
+from .atom import etag_for, old_paper_feed
+from .old_paper import NothingToPick, history, iso_week, pick_old_paper
+from .picks import picks_for
+from .sessions import (
+    check_csrf,
+    create_signin_link,
+    csrf_token,
+    end_session,
+    redeem_signin_link,
+    session_user,
+    start_session,
+)
+from .signin import send_signin_mail
+from .signing import BadSignature, Signer
+
+FEED_TOKEN_TTL = 10 * 365 * 86400  # feed readers keep a URL for years; revocation is by nonce
+
+
+def feed_token(signer: Signer, store: Store, user: User) -> str:
+    return signer.sign("feed", {"u": user.id, "n": store.feed_nonce(user.id)}, FEED_TOKEN_TTL)
+
+
+def feed_user(signer: Signer, store: Store, token: str) -> User:
+    try:
+        payload = signer.verify(token, "feed")
+    except BadSignature:
+        raise HTTPException(404, "no such feed") from None
+    if store.feed_nonce(payload["u"]) != payload["n"]:
+        raise HTTPException(404, "this feed link was revoked; your settings page has the new one")
+    return store.get_user(payload["u"])
+
+
+def try_pick(store: Store, settings: Settings, week: str, user: User | None = None) -> tuple[dict | None, str | None]:
+    try:
+        return pick_old_paper(store, settings, week, user), None
+    except NothingToPick as exc:
+        return None, str(exc)
+
+
+def old_paper_context(store: Store, settings: Settings, user: User | None) -> dict:
+    week = iso_week(datetime.now(timezone.utc).date())
+    current, why_none = try_pick(store, settings, week)
+    context = {"week": week, "current": current, "why_none": why_none, "archive": history(store, 0, 52)}
+    if user is not None:
+        context["mine"] = try_pick(store, settings, week, user)[0]
+        context["my_archive"] = history(store, user.id, 52)
+    return context
+
+
+def atom_response(request: Request, body: bytes, updated: str | None) -> Response:
+    """The feed with validators, or 304 when the reader already has this version."""
+    etag = etag_for(body)
+    last_modified = datetime.fromisoformat(updated) if updated else datetime(2026, 1, 1, tzinfo=timezone.utc)
+    headers = {"ETag": etag, "Last-Modified": format_datetime(last_modified.astimezone(timezone.utc), usegmt=True),
+               "Cache-Control": "max-age=3600"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    since = request.headers.get("if-modified-since")
+    if since and not request.headers.get("if-none-match"):
+        try:
+            if last_modified.replace(microsecond=0) <= parsedate_to_datetime(since):
+                return Response(status_code=304, headers=headers)
+        except (TypeError, ValueError):
+            pass
+    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+
+
+def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings: Settings, signer: Signer) -> None:
+    def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+        user = session_user(request)
+        response = templates.TemplateResponse(
+            request, name, {"me": user, "csrf": csrf_token(request), **context}, status_code=status)
+        if getattr(request.state, "new_presession", None):
+            response.set_cookie("glean_csrf", request.state.new_presession, httponly=True, samesite="lax")
+        return response
+
+    def signed_in(request: Request) -> User:
+        user = session_user(request)
+        if user is None:
+            raise HTTPException(401, "sign in first: /signin")
+        return user
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request):
+        user = session_user(request)
+        picks = [asdict(p) for p in picks_for(store, settings, user, limit=settings.digest_size)] if user else []
+        return page(request, "home.html", {"active": "home", "picks": picks,
+                                           "json_url": f"/api/users/{user.id}/picks" if user else "/api/status"})
+
+    @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+    def signin_form(request: Request):
+        return page(request, "signin.html", {"active": "signin", "sent": False, "json_url": "/api/status"})
+
+    @app.post("/signin", response_class=HTMLResponse, include_in_schema=False)
+    def signin_request(request: Request, email: Annotated[str, Form()], csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, csrf)
+        user = store.find_user(email.strip())
+        if user is not None:
+            send_signin_mail(store, settings, user, create_signin_link(store, settings, signer, user))
+        # The same answer whether or not the address is known: no probing for accounts.
+        return page(request, "signin.html", {"active": "signin", "sent": True, "json_url": "/api/status"})
+
+    @app.get("/signin/verify", include_in_schema=False)
+    def signin_verify(request: Request, t: str = ""):
+        try:
+            user = redeem_signin_link(store, signer, t)
+        except BadSignature as exc:
+            return page(request, "message.html", {"heading": "This sign-in link does not work",
+                                                  "lines": [str(exc)]}, status=400)
+        response = RedirectResponse("/", status_code=303)
+        start_session(response, user, settings, signer)
+        return response
+
+    @app.post("/signout", include_in_schema=False)
+    def signout(request: Request, csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, csrf)
+        response = RedirectResponse("/", status_code=303)
+        end_session(response)
+        return response
+
+    @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
+    def settings_page(request: Request, saved: bool = False):
+        user = signed_in(request)
+        feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
+        return page(request, "settings.html", {"active": "settings", "user": user.public(), "saved": saved,
+                                               "error": None, "feed_url": feed_url, "json_url": "/api/me"})
+
+    @app.post("/settings", include_in_schema=False)
+    def settings_save(request: Request, csrf: Annotated[str, Form()] = "",
+                      digest_hour: Annotated[int, Form()] = 7, timezone_name: Annotated[str, Form()] = "UTC",
+                      anti_trend: Annotated[float, Form()] = 0.5, interests: Annotated[str, Form()] = "",
+                      categories: Annotated[str, Form()] = "", subscribed: Annotated[str | None, Form()] = None):
+        user = signed_in(request)
+        check_csrf(request, csrf)
+        try:
+            values = clean_fields(digest_hour=digest_hour, timezone=timezone_name, anti_trend=anti_trend,
+                                  interests=interests, categories=categories.split(","))
+        except AccountError as exc:
+            feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
+            return page(request, "settings.html", {"active": "settings", "user": user.public(), "saved": False,
+                                                   "error": str(exc), "feed_url": feed_url, "json_url": "/api/me"},
+                        status=400)
+        store.update_user(user.id, unsubscribed=subscribed is None, **values)
+        return RedirectResponse("/settings?saved=true", status_code=303)
+
+    @app.post("/settings/revoke-feed", include_in_schema=False)
+    def revoke_feed(request: Request, csrf: Annotated[str, Form()] = ""):
+        user = signed_in(request)
+        check_csrf(request, csrf)
+        store.bump_feed_nonce(user.id)
+        return RedirectResponse("/settings?saved=true", status_code=303)
+
+    @app.get("/api/old-paper", summary="This week's old paper, the archive, and (signed in) your own")
+    def api_old_paper(request: Request) -> dict:
+        return old_paper_context(store, settings, session_user(request))
+
+    @app.get("/old-paper", response_class=HTMLResponse, include_in_schema=False)
+    def old_paper_page(request: Request):
+        user = session_user(request)
+        context = old_paper_context(store, settings, user)
+        if user is not None:
+            context["feed_url"] = f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
+        return page(request, "old_paper.html", {"active": "old-paper", **context, "json_url": "/api/old-paper"})
+
+    @app.get("/feeds/old-paper.atom", include_in_schema=False)
+    def global_feed(request: Request):
+        try_pick(store, settings, iso_week(datetime.now(timezone.utc).date()))
+        picks = history(store, 0, 52)
+        body = old_paper_feed(picks, base_url=settings.base_url, title="Glean: old paper of the week",
+                              self_url=settings.base_url.rstrip("/") + "/feeds/old-paper.atom", feed_key="global")
+        return atom_response(request, body, picks[0]["picked_at"] if picks else None)
+
+    @app.get("/feeds/old-paper/{token}.atom", include_in_schema=False)
+    def user_feed(request: Request, token: str):
+        user = feed_user(signer, store, token)
+        try_pick(store, settings, iso_week(datetime.now(timezone.utc).date()), user)
+        picks = history(store, user.id, 52)
+        body = old_paper_feed(picks, base_url=settings.base_url, title="Glean: your old paper of the week",
+                              self_url=settings.base_url.rstrip("/") + f"/feeds/old-paper/{token}.atom",
+                              feed_key=f"user-{user.id}")
+        return atom_response(request, body, picks[0]["picked_at"] if picks else None)

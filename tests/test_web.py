@@ -1,0 +1,95 @@
+"""Sign-in by magic link, sessions, CSRF, settings and pages, in-process."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.accounts import create_user
+from service.app import create_app
+
+
+def magic_link(settings) -> str:
+    mails = sorted((settings.home / "outbox").glob("signin.*.eml"))
+    text = message_from_bytes(mails[-1].read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    return re.search(r"https://glean\.test(/signin/verify\?t=\S+)", text).group(1)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def web(make_settings, store):
+    settings = make_settings(base_url="https://glean.test", secret_key="k")
+    user, _ = create_user(store, "ada@example.org", name="Ada")
+    with TestClient(create_app(settings, run_scheduler=False), base_url="https://glean.test") as client:
+        yield settings, client, user
+
+
+def sign_in(settings, client) -> None:
+    form = client.get("/signin")
+    client.post("/signin", data={"email": "ada@example.org", "csrf": csrf_of(form.text)})
+    done = client.get(magic_link(settings), follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/"
+
+
+def test_magic_link_signs_in_once(web):
+    settings, client, user = web
+    form = client.get("/signin")
+    sent = client.post("/signin", data={"email": "ada@example.org", "csrf": csrf_of(form.text)})
+    assert "a sign-in link is on its way" in sent.text
+    link = magic_link(settings)
+    first = client.get(link, follow_redirects=False)
+    assert first.status_code == 303
+    cookie = first.headers["set-cookie"]
+    assert "glean_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    assert "Sign out (ada@example.org)" in client.get("/").text
+    client.cookies.clear()
+    reused = client.get(link, follow_redirects=False)
+    assert reused.status_code == 400 and "already used" in reused.text
+
+
+def test_unknown_addresses_get_the_same_answer_and_no_mail(web):
+    settings, client, _ = web
+    form = client.get("/signin")
+    answer = client.post("/signin", data={"email": "nobody@example.org", "csrf": csrf_of(form.text)})
+    assert "a sign-in link is on its way" in answer.text
+    assert not list((settings.home / "outbox").glob("signin.*.eml"))
+
+
+def test_forms_need_their_csrf_token(web):
+    settings, client, _ = web
+    assert client.post("/signin", data={"email": "ada@example.org"}).status_code == 403
+    sign_in(settings, client)
+    page = client.get("/settings")
+    bad = client.post("/settings", data={"csrf": "forged", "digest_hour": 9, "timezone_name": "UTC"})
+    assert bad.status_code == 403
+
+
+def test_settings_change_and_validation(web, store):
+    settings, client, user = web
+    sign_in(settings, client)
+    page = client.get("/settings")
+    token = csrf_of(page.text)
+    saved = client.post("/settings", data={"csrf": token, "digest_hour": 9, "timezone_name": "Asia/Tokyo",
+                                           "anti_trend": 2.0, "interests": "proof assistants",
+                                           "categories": "cs.LO,cs.PL", "subscribed": "yes"}, follow_redirects=False)
+    assert saved.status_code == 303
+    changed = store.get_user(user.id)
+    assert (changed.digest_hour, changed.timezone, changed.anti_trend, changed.categories, changed.unsubscribed) == \
+        (9, "Asia/Tokyo", 2.0, ["cs.LO", "cs.PL"], False)
+    wrong = client.post("/settings", data={"csrf": token, "digest_hour": 9, "timezone_name": "Atlantis/Capital"})
+    assert wrong.status_code == 400 and "unknown timezone" in wrong.text
+    # The page's JSON twin, fetched by the signed-in browser.
+    assert client.get("/api/me").json()["timezone"] == "Asia/Tokyo"
+
+
+def test_pages_need_sign_in_where_personal(web):
+    _, client, _ = web
+    assert client.get("/settings").status_code == 401
+    assert client.get("/").status_code == 200 and "Sign in" in client.get("/").text
+    assert client.get("/old-paper").status_code == 200
