@@ -17,7 +17,7 @@ RHYTHMS = {
     "feeds": {"days": 7},
     "classics": {"days": 35},
 }
-PIPELINE_STAGES = ("arxiv", "classics", "feeds", "download")
+PIPELINE_STAGES = ("arxiv", "classics", "feeds", "download", "extract", "index", "trend")
 
 
 def weekdays_between(start: datetime, end: datetime) -> int:
@@ -80,4 +80,6 @@ def status(store: Store, now: datetime | None = None) -> dict:
         "sources": [source_health(store, s, now) for s in PIPELINE_STAGES],
         "papers": {"total": sum(papers.values()), "by_source": papers},
         "pdfs": store.pdf_status_counts(),
+        "extractions": store.extraction_status_counts(),
+        "mail": {"outbox": store.outbox_counts(), "problems": store.outbox_problems()},
     }

@@ -51,6 +51,15 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"choose one of {', '.join(choices)}")
+        return value
+    return parse
+
+
 def _parse_path(raw: str) -> Path:
     return Path(raw).expanduser().resolve()
 
@@ -96,6 +105,53 @@ class Settings:
                                  "Seconds a whole PDF download may take.")
     download_attempts: int = setting(3, _parse_positive_int,
                                      "How many times a failing PDF download is tried before it is left alone.")
+    extract_workers: int = setting(2, _parse_positive_int,
+                                   "Worker processes that parse PDFs (each one recycled after a few documents).")
+    extract_timeout: float = setting(120.0, _parse_positive_float,
+                                     "Seconds one PDF may take to parse before its worker is killed (outcome `timeout`).")
+    extract_memory_mb: int = setting(2048, _parse_positive_int,
+                                     "Memory cap of a PDF worker process, in MiB.")
+    embedding_model: str = setting("all-MiniLM-L6-v2", str,
+                                   "Sentence-embedding model: all-MiniLM-L6-v2 (bundled, offline) or a local model folder.")
+    embed_batch: int = setting(64, _parse_positive_int, "Texts per embedding batch.")
+    index_exact_max: int = setting(100_000, _parse_positive_int,
+                                   "Up to this many vectors the index is exact (flat); above it, HNSW. "
+                                   "Measured in BENCHMARKS.md.")
+    trend_window_days: int = setting(30, _parse_positive_int,
+                                     "Trendiness looks at papers of the last this many days against the year before.")
+    trend_rho: float = setting(0.6, _parse_positive_float,
+                               "Cosine similarity from which two papers count as near neighbours.")
+    rank_beta: float = setting(0.5, _parse_positive_float,
+                               "Default anti-trending strength: how much trendiness (0–1) is subtracted from a "
+                               "pick's score. Users can set their own.")
+    rank_mmr_lambda: float = setting(0.7, _parse_positive_float,
+                                     "MMR trade-off: 1 ranks by score alone, lower values favour variety.")
+    rank_old_bonus: float = setting(0.05, _parse_positive_float, "Score bonus for papers from before 2010.")
+    rank_cross_bonus: float = setting(0.05, _parse_positive_float,
+                                      "Score bonus for papers from fields outside the user's usual ones.")
+    rank_min_old: int = setting(1, int, "A digest carries at least this many pre-2010 papers when one is "
+                                        "relevant enough.")
+    rank_min_cross: int = setting(1, int, "A digest carries at least this many cross-field papers when one is "
+                                          "relevant enough.")
+    rank_max_old_share: float = setting(0.3, _parse_positive_float,
+                                        "At most this share of a digest are pre-2010 papers.")
+    rank_quota_relevance: float = setting(0.25, _parse_positive_float,
+                                          "Least relevance (cosine to the profile) for a quota pick.")
+    base_url: str = setting("http://127.0.0.1:8000", str,
+                            "Public address of this Glean server; every link in mails and feeds starts with it.")
+    secret_key: str = setting("", str, "Key that signs links and sessions. Empty: one is generated once and "
+                                       "kept in GLEAN_HOME/secret.key.")
+    smtp_host: str = setting("", str, "SMTP server for mail. Empty: mails are written as .eml files to "
+                                      "GLEAN_HOME/outbox instead.")
+    smtp_port: int = setting(587, _parse_positive_int, "SMTP port.")
+    smtp_security: str = setting("starttls", _parse_choice("none", "starttls", "ssl"),
+                                 "SMTP transport security: none, starttls or ssl.")
+    smtp_user: str = setting("", str, "SMTP user name (empty: no login).")
+    smtp_password: str = setting("", str, "SMTP password.")
+    mail_from: str = setting("Glean <glean@localhost>", str, "Sender of digests and sign-in mails.")
+    digest_size: int = setting(8, _parse_positive_int, "Papers in one daily digest.")
+    link_ttl_days: int = setting(30, _parse_positive_int,
+                                 "Days a signed link in a mail (feedback, unsubscribe) stays valid.")
     log_level: str = setting("INFO", str, "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod

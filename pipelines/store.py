@@ -21,6 +21,10 @@ from typing import Iterable, Iterator
 
 from .migrations import MIGRATIONS
 from .records import Paper
+from .store_outbox import OutboxTables
+from .store_users import UserTables
+from .store_vectors import VectorTables
+from .store_weekly import WeeklyTables
 
 
 def utcnow() -> str:
@@ -96,7 +100,7 @@ def merge_paper(stored: Paper, incoming: Paper) -> Paper | None:
     return None if result == stored else result
 
 
-class Store:
+class Store(VectorTables, UserTables, OutboxTables, WeeklyTables):
     """SQLite database plus the PDF cache, both inside the data folder."""
 
     def __init__(self, home: Path):
@@ -104,6 +108,7 @@ class Store:
         self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "glean.sqlite3"
         self.pdf_dir = self.home / "pdfs"
+        self.index_dir = self.home / "index"
         self._local = threading.local()
         self._migrate()
 
@@ -192,6 +197,10 @@ class Store:
 
     def get_paper(self, paper_id: str) -> Paper | None:
         rows = self.query("SELECT * FROM papers WHERE id=?", (paper_id,))
+        return _row_to_paper(rows[0]) if rows else None
+
+    def paper_by_doi(self, doi: str) -> Paper | None:
+        rows = self.query("SELECT * FROM papers WHERE doi=? ORDER BY id LIMIT 1", (doi.lower(),))
         return _row_to_paper(rows[0]) if rows else None
 
     def count_papers(self, source: str | None = None) -> int:
@@ -327,9 +336,129 @@ class Store:
                 (paper.id, paper.version, status, error, size, sha256, utcnow()),
             )
 
+    def forget_pdf(self, paper_id: str) -> None:
+        """Drop the record of a cached PDF (its file is gone), so it is downloaded again."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM pdfs WHERE paper_id=?", (paper_id,))
+
     def pdf_record(self, paper_id: str) -> dict | None:
         rows = self.query("SELECT * FROM pdfs WHERE paper_id=?", (paper_id,))
         return dict(rows[0]) if rows else None
 
     def pdf_status_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.query("SELECT status, count(*) FROM pdfs GROUP BY status")}
+
+    # -- extraction ------------------------------------------------------------
+
+    def papers_needing_extraction(self, extractor_version: int, limit: int | None = None) -> list[dict]:
+        """Downloaded PDFs never extracted, extracted from an older PDF version, or by an older extractor."""
+        sql = ("SELECT p.id AS paper_id, d.version AS pdf_version FROM papers p "
+               "JOIN pdfs d ON d.paper_id = p.id AND d.status = 'ok' "
+               "LEFT JOIN extractions e ON e.paper_id = p.id "
+               "WHERE e.paper_id IS NULL OR e.pdf_version < d.version OR e.extractor_version < ? "
+               "ORDER BY p.id")
+        params: list = [extractor_version]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [dict(r) for r in self.query(sql, params)]
+
+    def save_extraction(self, paper_id: str, *, pdf_version: int, extractor_version: int, status: str,
+                        error: str | None, pages: int | None, title: str | None, elapsed_ms: int,
+                        sections: list[dict], passages: list[dict]) -> bool:
+        """Replace everything extracted from a paper, atomically. True if it had been extracted before."""
+        with self.transaction() as conn:
+            existed = conn.execute("SELECT 1 FROM extractions WHERE paper_id=?", (paper_id,)).fetchone() is not None
+            conn.execute("DELETE FROM sections WHERE paper_id=?", (paper_id,))
+            conn.execute("DELETE FROM passages WHERE paper_id=?", (paper_id,))
+            conn.execute(
+                "INSERT INTO extractions (paper_id, pdf_version, extractor_version, status, error, pages, title, "
+                "elapsed_ms, extracted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(paper_id) DO UPDATE SET "
+                "pdf_version=excluded.pdf_version, extractor_version=excluded.extractor_version, "
+                "status=excluded.status, error=excluded.error, pages=excluded.pages, title=excluded.title, "
+                "elapsed_ms=excluded.elapsed_ms, extracted_at=excluded.extracted_at",
+                (paper_id, pdf_version, extractor_version, status, error, pages, title, elapsed_ms, utcnow()))
+            for ord_, s in enumerate(sections):
+                conn.execute("INSERT INTO sections (paper_id, ord, title, number, level, kind, page_start, "
+                             "page_end, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (paper_id, ord_, s["title"], s.get("number"), s.get("level"), s["kind"],
+                              s["page_start"], s["page_end"], s["text"]))
+            for ord_, p in enumerate(passages):
+                conn.execute("INSERT INTO passages (paper_id, ord, kind, form, title, page_start, page_end, text) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (paper_id, ord_, p["kind"], p.get("form"), p.get("title"), p["page_start"],
+                              p["page_end"], p["text"]))
+        return existed
+
+    def extraction(self, paper_id: str) -> dict | None:
+        rows = self.query("SELECT * FROM extractions WHERE paper_id=?", (paper_id,))
+        return dict(rows[0]) if rows else None
+
+    def sections(self, paper_id: str) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT * FROM sections WHERE paper_id=? ORDER BY ord", (paper_id,))]
+
+    def passages(self, paper_id: str) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT * FROM passages WHERE paper_id=? ORDER BY ord", (paper_id,))]
+
+    def extraction_status_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.query("SELECT status, count(*) FROM extractions GROUP BY status")}
+
+    # -- keyword search ----------------------------------------------------------
+
+    def keyword_passages(self, match: str, *, kinds: tuple[str, ...], year_from: int | None = None,
+                         year_to: int | None = None, category: str | None = None, source: str | None = None,
+                         limit: int = 200, mark: tuple[str, str] = ("\x02", "\x03")) -> list[dict]:
+        """BM25 over passage titles and text (FTS5 MATCH syntax in ``match``), best first, filtered."""
+        where, params = _paper_filters(year_from, year_to, category, source)
+        kind_marks = ",".join("?" * len(kinds))
+        sql = (f"SELECT ps.id AS passage_id, ps.paper_id, ps.kind, ps.title AS section, ps.page_start AS page, "
+               f"bm25(passages_fts, 2.0, 1.0) AS bm25, "
+               f"snippet(passages_fts, 1, ?, ?, ' … ', 32) AS snippet "
+               f"FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
+               f"JOIN papers p ON p.id = ps.paper_id "
+               f"WHERE passages_fts MATCH ? AND ps.kind IN ({kind_marks}){where} "
+               f"ORDER BY bm25 LIMIT ?")
+        rows = self.query(sql, [mark[0], mark[1], match, *kinds, *params, limit])
+        return [dict(r) for r in rows]
+
+    def candidate_pools(self, *, since: str, until: str, cross_since: str) -> list[tuple[str, Paper]]:
+        """(pool, paper) for the ranker: new arXiv papers, the classics, recent cross-field feed items."""
+        rows = self.query(
+            "SELECT *, CASE WHEN is_classic = 1 THEN 'classic' WHEN source LIKE 'feed:%' THEN 'cross-field' "
+            "ELSE 'new' END AS pool FROM papers WHERE is_classic = 1 "
+            "OR (source LIKE 'feed:%' AND published >= ? AND published <= ?) "
+            "OR (source NOT LIKE 'feed:%' AND published >= ? AND published <= ?)",
+            (cross_since, until, since, until))
+        return [(r["pool"], _row_to_paper(r)) for r in rows]
+
+    def classic_papers(self) -> list[Paper]:
+        return [_row_to_paper(r) for r in self.query("SELECT * FROM papers WHERE is_classic = 1 ORDER BY id")]
+
+    def recent_paper_ids(self, since: str, until: str) -> list[str]:
+        rows = self.query("SELECT id FROM papers WHERE is_classic = 0 AND published >= ? AND published <= ? "
+                          "ORDER BY id", (since, until))
+        return [r[0] for r in rows]
+
+    def papers_by_id(self, ids: list[str]) -> dict[str, Paper]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r["id"]: _row_to_paper(r) for r in self.query(f"SELECT * FROM papers WHERE id IN ({marks})", ids)}
+
+
+def _paper_filters(year_from, year_to, category, source) -> tuple[str, list]:
+    """SQL conditions on the papers table ``p`` for search filters."""
+    clauses, params = [], []
+    if year_from is not None:
+        clauses.append("p.year >= ?")
+        params.append(year_from)
+    if year_to is not None:
+        clauses.append("p.year <= ?")
+        params.append(year_to)
+    if category:
+        clauses.append("(EXISTS (SELECT 1 FROM json_each(p.categories) WHERE value = ?) OR lower(p.field) = lower(?))")
+        params += [category, category]
+    if source:
+        clauses.append("(p.source = ? OR (? = 'feeds' AND p.source LIKE 'feed:%'))")
+        params += [source, source]
+    return "".join(f" AND {c}" for c in clauses), params

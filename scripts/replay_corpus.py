@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.corpus import (ARXIV_API, EMPTY_PAGE, FEEDS, PDFS, TESTING_PAGE,  # noqa: E402
-                          atom_page, entries, entries_by_update)
+from tests.corpus import (ARXIV_API, ARXIV_PDF_PAPERS, EMPTY_PAGE, FEEDS, PDFS,  # noqa: E402
+                          TESTING_PAGE, atom_page, entries, entries_by_update, entry_for)
 from tests.fakeweb import FakeWeb, Reply  # noqa: E402
 
 FEED_FILES = {
@@ -38,11 +38,15 @@ def main() -> None:
     args = parser.parse_args()
 
     web = FakeWeb(port=args.port)
-    recent = entries_by_update(TESTING_PAGE) + entries(ARXIV_API / "arxivpy_2016_id_list_1111.2011v2.xml")
+    template = entries(ARXIV_API / "arxivpy_2016_id_list_1111.2011v2.xml")[0]
+    with_pdfs = [template] + [entry_for(template, aid, *meta[:3]) for aid, meta in ARXIV_PDF_PAPERS.items()]
+    recent = entries_by_update(TESTING_PAGE) + with_pdfs
     web.add("/api/query", Reply(body=EMPTY_PAGE.read_bytes()))
     web.add("/api/query", Reply(body=atom_page(recent, total=len(recent), start=0)),
             match=lambda q, h: "lastUpdatedDate" in q.get("search_query", [""])[0] and q.get("start") == ["0"])
     web.add("/pdf/1111.2011v2", Reply(body=(PDFS / "modern" / "arxiv_1111.2011v2.pdf").read_bytes()))
+    for aid, meta in ARXIV_PDF_PAPERS.items():
+        web.add(f"/pdf/{aid}", Reply(body=(PDFS / meta[3]).read_bytes()))
     lines = []
     for name, (filename, field) in FEED_FILES.items():
         path = f"/feeds/{filename}"

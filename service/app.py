@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines import health
+from pipelines.embedding import get_embedder
+from pipelines.reading import add_reads, reference_for
 from pipelines.settings import Settings
 from pipelines.store import Store
+from pipelines.store_users import User
 
+from .accounts import AccountError, clean_fields, user_for_token
+from .digest import signer_for
+from .picks import current_clusters, picks_for
 from .scheduler import PipelineScheduler
+from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
+from .sessions import session_user
+from .signing import BadSignature
+from .web import install_web
+
+HERE = Path(__file__).resolve().parent
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +46,8 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 401: "unauthorized", 403: "forbidden", 405: "method_not_allowed"}
+        code = {400: "invalid_parameter", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed"}
         return error_response(exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
@@ -36,10 +56,81 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
         return error_response(422, "invalid_parameter", f"{where}: {first.get('msg', 'invalid value')}")
 
+    @app.exception_handler(SearchError)
+    async def bad_search(request: Request, exc: SearchError):
+        return error_response(400, exc.code, str(exc))
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal_error", "something went wrong on our side; see the server log")
+
+
+def search_query(  # a dependency: FastAPI documents and validates these parameters
+
+    q: Annotated[str, Query(description=f"What to look for (at most {MAX_QUERY_CHARS} characters)")] = "",
+    where: Annotated[Literal["limitations", "appendix", "all"],
+                     Query(alias="in", description="Search limitations, appendices or both")] = "all",
+    year_from: Annotated[int | None, Query(alias="from", ge=1000, le=3000, description="Earliest year")] = None,
+    year_to: Annotated[int | None, Query(alias="to", ge=1000, le=3000, description="Latest year")] = None,
+    category: Annotated[str | None, Query(max_length=64, description="arXiv category (cs.CL) or feed field")] = None,
+    source: Annotated[Literal["arxiv", "arxiv-classics", "canon", "feeds"] | None,
+                      Query(description="Where the paper came from")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most hits to return")] = 20,
+    mode: Annotated[Literal["hybrid", "keyword", "semantic"],
+                    Query(description="hybrid (default), or one ranker alone")] = "hybrid",
+) -> SearchQuery:
+    return SearchQuery(q=q, where=where, year_from=year_from, year_to=year_to, category=category or None,
+                       source=source, limit=limit, mode=mode)
+
+
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
+    """The user whose API token came as ``Authorization: Bearer <token>``, or whose browser is signed in."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer":
+        user = user_for_token(request.app.state.store, token.strip())
+    else:
+        user = session_user(request)  # the pages' JSON twins, fetched by a signed-in browser
+    if user is None:
+        raise StarletteHTTPException(401, "send your API token as 'Authorization: Bearer <token>', or sign in")
+    return user
+
+
+Me = Annotated[User, Depends(current_user)]
+
+
+def own(me: User, user_id: int) -> None:
+    # Someone else's objects do not exist, as far as this token can tell: 404, not 403.
+    if user_id != me.id:
+        raise StarletteHTTPException(404, f"no user {user_id}")
+
+
+class UserChanges(BaseModel):
+    name: str | None = None
+    timezone: str | None = None
+    digest_hour: int | None = None
+    interests: str | None = None
+    categories: list[str] | None = None
+    anti_trend: float | None = None
+    unsubscribed: bool | None = None
+
+
+class NewReads(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=500)
+    rating: Literal[1, -1] | None = None
+
+
+def snippet_parts(snippet: str, highlights: list[list[int]]) -> list[dict]:
+    """Split a snippet into plain and highlighted parts, for autoescaped templates."""
+    parts, pos = [], 0
+    for start, end in highlights:
+        if start > pos:
+            parts.append({"text": snippet[pos:start], "mark": False})
+        parts.append({"text": snippet[start:end], "mark": True})
+        pos = end
+    if pos < len(snippet):
+        parts.append({"text": snippet[pos:], "mark": False})
+    return parts
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
@@ -59,6 +150,147 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     app.state.store = store
     app.state.scheduler = scheduler
     install_error_handlers(app)
+
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    searcher = Searcher(store, settings)
+    app.state.searcher = searcher
+    app.state.signer = signer_for(settings)
+    install_web(app, templates, store, settings, app.state.signer)
+
+    @app.get("/api/search", summary="Hybrid search over limitations sections and appendices",
+             description="BM25 (SQLite FTS5) and semantic (faiss) rankings fused by reciprocal rank; at most "
+                         "two hits per paper. Errors answer {error: {status, code, message}}.")
+    def api_search(query: Annotated[SearchQuery, Depends(search_query)]) -> dict:
+        return searcher.search(query)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request, query: Annotated[SearchQuery, Depends(search_query)]):
+        context = {"query": None, "filters": query.filters(), "results": [], "total": 0, "took_ms": 0,
+                   "error": None, "active": "search"}
+        if query.q.strip():
+            try:
+                context.update(searcher.search(query))  # the page's context is the API's answer
+            except SearchError as exc:
+                context.update(query=query.q, error=str(exc))
+        for hit in context["results"]:
+            hit["parts"] = snippet_parts(hit["snippet"], hit["highlights"])
+        context["json_url"] = "/api/search" + (f"?{request.url.query}" if request.url.query else "")
+        return templates.TemplateResponse(request, "search.html", context)
+
+    @app.get("/api/me", summary="The signed-in user (by bearer token)")
+    def api_me(me: Me) -> dict:
+        return me.public()
+
+    @app.get("/api/users/{user_id}", summary="A user; only your own")
+    def api_user(user_id: int, me: Me) -> dict:
+        own(me, user_id)
+        return me.public()
+
+    @app.patch("/api/users/{user_id}", summary="Change your settings")
+    def api_update_user(user_id: int, changes: UserChanges, me: Me) -> dict:
+        own(me, user_id)
+        try:
+            values = clean_fields(**changes.model_dump(exclude_unset=True))
+        except AccountError as exc:
+            raise StarletteHTTPException(400, str(exc)) from None
+        return store.update_user(me.id, **values).public()
+
+    @app.get("/api/users/{user_id}/reads", summary="Your reading history")
+    def api_reads(user_id: int, me: Me) -> dict:
+        own(me, user_id)
+        return {"user": me.id, "reads": store.reads(me.id)}
+
+    @app.post("/api/users/{user_id}/reads", summary="Add papers you read (ids, arXiv ids or DOIs)")
+    def api_add_reads(user_id: int, body: NewReads, me: Me) -> dict:
+        own(me, user_id)
+        report = add_reads(store, settings, me.id, [reference_for(x) for x in body.ids], rating=body.rating)
+        return report.as_json()
+
+    @app.delete("/api/users/{user_id}/reads/{paper_id:path}", summary="Forget one read")
+    def api_remove_read(user_id: int, paper_id: str, me: Me) -> dict:
+        own(me, user_id)
+        if not store.remove_read(me.id, paper_id):
+            raise StarletteHTTPException(404, f"{paper_id} is not in your reads")
+        return {"removed": paper_id}
+
+    @app.get("/api/users/{user_id}/picks", summary="Your ranked picks today, with score parts and reasons")
+    def api_picks(user_id: int, me: Me, limit: Annotated[int, Query(ge=1, le=50)] = 10,
+                  on: Annotated[date | None, Query(alias="date", description="rank as of this day")] = None) -> dict:
+        own(me, user_id)
+        picks = picks_for(store, settings, me, on=on, limit=limit)
+        return {"user": me.id, "date": (on or datetime.now(timezone.utc).date()).isoformat(),
+                "items": [asdict(p) for p in picks]}
+
+    @app.get("/api/trend", summary="The trending clusters now (from the last daily computation)")
+    def api_trend(top: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
+        scores = store.trend_scores()
+        clusters = current_clusters(store, scores, get_embedder(settings.embedding_model).dimension, settings, top)
+        return {"window_days": settings.trend_window_days, "scored": len(scores),
+                "clusters": [asdict(c) for c in clusters]}
+
+    signer = app.state.signer
+
+    def message_page(request: Request, heading: str, *lines: str, status: int = 200, **form) -> HTMLResponse:
+        return templates.TemplateResponse(request, "message.html", {"heading": heading, "lines": lines, **form},
+                                          status_code=status)
+
+    @app.get("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
+    def unsubscribe_confirm(request: Request, t: str = ""):
+        try:
+            signer.verify(t, "unsubscribe")
+        except BadSignature as exc:
+            return message_page(request, "This unsubscribe link does not work", str(exc), status=400)
+        return message_page(request, "Unsubscribe from Glean digests?",
+                            "You will get no more daily digests. Your reading history stays, and you can "
+                            "subscribe again in your settings.",
+                            form_action=f"/unsubscribe?t={t}", form_button="Unsubscribe")
+
+    @app.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
+    def unsubscribe(request: Request, t: str = ""):
+        # RFC 8058 one-click: the mail provider POSTs "List-Unsubscribe=One-Click" to this URL;
+        # the signed token is the authority, and the answer is final (no redirect).
+        try:
+            payload = signer.verify(t, "unsubscribe")
+        except BadSignature as exc:
+            return message_page(request, "This unsubscribe link does not work", str(exc), status=400)
+        if store.get_user(payload["u"]) is not None:
+            store.update_user(payload["u"], unsubscribed=True)
+        return message_page(request, "You are unsubscribed", "No more digests will be sent to you.")
+
+    @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
+    def feedback(request: Request, t: str = ""):
+        try:
+            payload = signer.verify(t, "feedback")
+        except BadSignature as exc:
+            return message_page(request, "This feedback link does not work", str(exc), status=400)
+        user, paper = store.get_user(payload["u"]), store.get_paper(payload["paper"])
+        if user is None or paper is None:
+            return message_page(request, "Nothing to update", "That user or paper no longer exists.", status=404)
+        rating = {"more": 1, "not": -1}.get(payload["a"])
+        store.add_reads(user.id, [(paper.id, rating, datetime.now(timezone.utc).isoformat(timespec="seconds"))])
+        said = {"more": "We will look for more like it.", "not": "We will show you less like it.",
+                "read": "It is in your reading history now."}[payload["a"]]
+        return message_page(request, "Thanks, noted", f"“{paper.title}”: {said}")
+
+    def paper_context(paper_id: str) -> dict:
+        paper = store.get_paper(paper_id)
+        if paper is None:
+            raise StarletteHTTPException(404, f"no paper {paper_id}")
+        passages = store.passages(paper_id)
+        return {"paper": asdict(paper), "extraction": store.extraction(paper_id),
+                "limitations": [p for p in passages if p["kind"] == "limitations"],
+                "appendix": [{"title": p["title"], "page_start": p["page_start"]}
+                             for p in passages if p["kind"] == "appendix"]}
+
+    @app.get("/api/papers/{paper_id:path}", summary="A paper: metadata, limitations, appendix outline")
+    def api_paper(paper_id: str) -> dict:
+        return paper_context(paper_id)
+
+    @app.get("/papers/{paper_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def paper_page(request: Request, paper_id: str):
+        context = paper_context(paper_id)
+        return templates.TemplateResponse(request, "paper.html", {**context, "json_url": f"/api/papers/{paper_id}"})
 
     @app.get("/healthz", summary="Liveness, schema version and the scheduler's state")
     def healthz() -> dict:

@@ -6,19 +6,34 @@ import argparse
 import json
 import logging
 import sys
-from datetime import datetime, timezone
-from typing import Callable
+from dataclasses import asdict
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
 from pipelines import health
 from pipelines.download import download_pdfs
+from pipelines.embedding import get_embedder
+from pipelines.extract import extract_many, to_json
+from pipelines.extract_stage import extract_pending
+from pipelines.index_stage import index_pending
 from pipelines.ingest import SOURCES, ingest
+from pipelines.reading import add_reads, import_file, reference_for
 from pipelines.settings import Settings, SettingsError, documented_settings
 from pipelines.sources.classics import CanonError
 from pipelines.sources.feeds import FeedListError
 from pipelines.stages import StageReport
 from pipelines.store import Store
+from pipelines.store_users import UserExists
+from pipelines.trend import compute_trends
+
+from .accounts import AccountError, create_user
+from .digest import compose_digest, deliver, local_day_if_due
+from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
+from .picks import current_clusters, picks_for
+from .search import Searcher, SearchError, SearchQuery
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -86,6 +101,292 @@ def cmd_download(args, settings: Settings) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_extract(args, settings: Settings) -> int:
+    if args.files and args.pending:
+        raise CommandError("give PDF files or --pending, not both")
+    if not args.files and not args.pending:
+        raise CommandError("nothing to extract: give PDF files, or --pending for the downloaded papers")
+    if args.pending:
+        store = Store(settings.home)
+        with _progress("extract") as bar:
+            report = extract_pending(store, settings, limit=args.limit, progress=bar.update)
+        if args.json:
+            print(json.dumps(report.as_json()))
+        else:
+            _print_report(report)
+            outcomes = report.details.get("outcomes", {})
+            print(f"          outcomes: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items())) or 'nothing to do'}")
+        return EXIT_OK if report.ok else EXIT_FAILED
+    return _extract_files(args, settings)
+
+
+def _extract_files(args, settings: Settings) -> int:
+    def read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+    files = [Path(f) for f in args.files]
+    items = ((str(path), read(path)) for path in files)
+    worst = EXIT_OK
+    for name, result, elapsed_ms in extract_many(items, workers=settings.extract_workers,
+                                                 timeout_s=settings.extract_timeout,
+                                                 memory_mb=settings.extract_memory_mb):
+        if args.json:
+            print(json.dumps(to_json(result, name, elapsed_ms)), flush=True)
+        else:
+            _print_extraction(name, result, elapsed_ms)
+        if not result.ok:
+            worst = EXIT_FAILED
+    return worst
+
+
+def _print_extraction(name: str, result, elapsed_ms: float) -> None:
+    if not result.ok:
+        print(f"{name}: {result.status.upper()} — {result.error}")
+        return
+    print(f"{name}: {result.pages} pages, {len(result.sections)} sections, {elapsed_ms:.0f} ms")
+    print(f"  title: {result.title or '(none found)'}")
+    for span in result.limitations:
+        pages = f"p{span.page_start}" + (f"–{span.page_end}" if span.page_end != span.page_start else "")
+        print(f"  limitations ({span.kind}, {pages}): {span.title or ''} — {len(span.text.split())} words")
+    if not result.limitations:
+        print("  limitations: none stated")
+    if result.appendix:
+        heads = "; ".join(h.title for h in result.appendix.sections[:4])
+        print(f"  appendix from p{result.appendix.page_start}: {heads}")
+
+
+def cmd_index(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    with _progress("embed") as bar:
+        report = index_pending(store, settings, rebuild=args.rebuild, progress=bar.update)
+    if args.json:
+        print(json.dumps(report.as_json()))
+        return EXIT_OK if report.ok else EXIT_FAILED
+    _print_report(report)
+    if report.ok:
+        d = report.details
+        print(f"          {d['papers_embedded']} paper vectors, {d['papers_rechunked']} papers re-chunked "
+              f"({d['chunks_written']} chunks)")
+        for ix in d["indexes"]:
+            print(f"          index {ix['index']}: {ix['size']} vectors, {ix['kind']}, {ix['action']}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_search(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    query = SearchQuery(q=args.query, where=args.where, year_from=args.year_from, year_to=args.year_to,
+                        category=args.category, source=args.source, limit=args.limit, mode=args.mode)
+    try:
+        answer = Searcher(store, settings).search(query)
+    except SearchError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(answer))
+        return EXIT_OK
+    if not answer["results"]:
+        print(f"no passages match {answer['query']!r}" +
+              ("" if store.vector_count("chunks") else " (nothing is indexed yet: run glean index)"))
+        return EXIT_OK
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("[", "]")
+    for n, hit in enumerate(answer["results"], 1):
+        where = f"{hit['kind']}: {hit['section']}" + (f", p. {hit['page']}" if hit["page"] else "")
+        print(f"{n:2}. {hit['title']} ({hit['year'] or 'n.d.'}) — {where}   [{hit['paper_id']}]")
+        snippet, pos, out = hit["snippet"], 0, []
+        for start, end in hit["highlights"]:
+            out += [snippet[pos:start], bold, snippet[start:end], plain]
+            pos = end
+        out.append(snippet[pos:])
+        print("    " + "".join(out))
+        if hit["pdf_url"]:
+            print(f"    {hit['pdf_url']}")
+    print(f"({answer['total']} hits, {answer['took_ms']} ms)")
+    return EXIT_OK
+
+
+def _user_arg(store: Store, ref: str):
+    user = store.find_user(ref)
+    if user is None:
+        raise CommandError(f"no user {ref!r}: give a user id or email (glean users list shows them)")
+    return user
+
+
+def cmd_users(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    if args.action == "add":
+        categories = args.categories.split(",") if args.categories else None
+        try:
+            user, token = create_user(store, args.email, name=args.name, interests=args.interests,
+                                      categories=categories, timezone=args.timezone, digest_hour=args.hour,
+                                      anti_trend=args.anti_trend)
+        except (AccountError, UserExists) as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(json.dumps({**user.public(), "token": token}))
+        else:
+            print(f"user {user.id} <{user.email}> created; digest at {user.digest_hour}:00 {user.timezone}")
+            print(f"API token (shown once, keep it): {token}")
+        return EXIT_OK
+    if args.action == "list":
+        users = store.users()
+        if args.json:
+            print(json.dumps([u.public() for u in users]))
+        for u in [] if args.json else users:
+            flag = " (unsubscribed)" if u.unsubscribed else ""
+            print(f"{u.id:4}  {u.email:32} {u.name or '':20} {u.digest_hour:02d}:00 {u.timezone}{flag}")
+        return EXIT_OK
+    user = _user_arg(store, args.user)
+    if args.action == "show":
+        reads = store.reads(user.id)
+        if args.json:
+            print(json.dumps({**user.public(), "reads": len(reads)}))
+        else:
+            for key, value in user.public().items():
+                print(f"{key:13} {value}")
+            print(f"{'reads':13} {len(reads)}")
+        return EXIT_OK
+    store.remove_user(user.id)
+    print(json.dumps({"removed": user.id}) if args.json else f"user {user.id} <{user.email}> removed")
+    return EXIT_OK
+
+
+def cmd_reads(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    user = _user_arg(store, args.user)
+    if args.action == "list":
+        reads = store.reads(user.id)
+        if args.json:
+            print(json.dumps(reads))
+        for r in [] if args.json else reads:
+            rating = {1: "+1", -1: "-1"}.get(r["rating"], "  ")
+            print(f"{r['read_at'][:10]}  {rating}  {r['paper_id']:28} {r['title']}")
+        return EXIT_OK
+    if args.action == "add":
+        refs = [reference_for(x) for x in args.ids]
+        report = add_reads(store, settings, user.id, refs, rating=args.rating)
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+        report = import_file(store, settings, user.id, text)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        c = report.counts
+        print(f"{len(report.matched)} matched ({c.get('new', 0)} new reads, {c.get('updated', 0)} updated); "
+              f"{len(report.fetched)} fetched from arXiv; {len(report.unmatched)} unmatched")
+        for miss in report.unmatched:
+            title = f" “{miss['title']}”" if miss.get("title") else ""
+            print(f"  unmatched {miss['label']}{title}: {miss['reason']}")
+    return EXIT_OK
+
+
+def cmd_trend(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    report = compute_trends(store, settings)
+    if not report.ok:
+        raise CommandError(f"trend computation failed: {report.error}")
+    dimension = get_embedder(settings.embedding_model).dimension
+    clusters = current_clusters(store, store.trend_scores(), dimension, settings, top=args.top)
+    if args.json:
+        print(json.dumps({"window_days": settings.trend_window_days, "scored": report.details["scored"],
+                          "clusters": [{"label": c.label, "size": c.size, "burst": c.burst,
+                                        "examples": c.examples, "paper_ids": c.paper_ids} for c in clusters]}))
+        return EXIT_OK
+    print(f"{report.details['scored']} papers of the last {settings.trend_window_days} days scored "
+          f"(near neighbours at cosine ≥ {settings.trend_rho})")
+    if not clusters:
+        print("no trending clusters: nothing is bursting (or too few recent papers are embedded)")
+    for n, c in enumerate(clusters, 1):
+        print(f"{n:2}. {c.label} — {c.size} papers, burst {c.burst:+.1f}")
+        for title in c.examples:
+            print(f"      · {title}")
+    return EXIT_OK
+
+
+def cmd_rank(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    user = _user_arg(store, args.user)
+    picks = picks_for(store, settings, user, on=args.date, limit=args.limit)
+    if args.json:
+        print(json.dumps({"user": user.id, "date": (args.date or datetime.now(timezone.utc).date()).isoformat(),
+                          "items": [asdict(p) for p in picks]}))
+        return EXIT_OK
+    if not picks:
+        print("nothing to rank: no candidates (run glean ingest and glean index first) or all were delivered")
+    for n, p in enumerate(picks, 1):
+        print(f"{n:2}. {p.title} ({p.year or 'n.d.'})  [{p.paper_id}]")
+        print(f"    score {p.score:+.3f} = relevance {p.relevance:.3f} {p.parts['trend_penalty']:+.3f} trend "
+              f"{p.parts['old_bonus']:+.3f} old {p.parts['cross_field_bonus']:+.3f} cross-field")
+        print(f"    why: {p.reason}")
+    return EXIT_OK
+
+
+def cmd_digest(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    if args.all == bool(args.user):
+        raise CommandError("give one USER, or --all")
+    if args.all:
+        if args.dry_run:
+            raise CommandError("--dry-run works for one user")
+        now = datetime.now(timezone.utc)
+        answers = []
+        for user in store.users():
+            if user.unsubscribed:
+                continue
+            day = args.date or local_day_if_due(user, now) or now.astimezone(ZoneInfo(user.timezone)).date()
+            answers.append(deliver(store, settings, user, day))
+    else:
+        user = _user_arg(store, args.user)
+        if user.unsubscribed and not args.dry_run:
+            raise CommandError(f"user {user.id} <{user.email}> has unsubscribed; nothing is sent")
+        day = args.date or datetime.now(ZoneInfo(user.timezone)).date()
+        if args.dry_run:
+            result = compose_digest(store, settings, user, day, dry_run=True)
+            answers = [{"user": user.id, "date": result.date, "status": result.status, "reason": result.reason,
+                        "items": result.items}]
+        else:
+            answers = [deliver(store, settings, user, day)]
+    for answer in answers:
+        answer["items"] = [{k: i[k] for k in ("paper_id", "title", "year", "score", "relevance", "trend", "reason")}
+                           for i in answer["items"]]
+    if args.json:
+        print(json.dumps(answers[0] if args.user else {"digests": answers}))
+    else:
+        for a in answers:
+            extra = f" ({a['reason']})" if a.get("reason") else ""
+            extra += f": {a['error']}" if a.get("error") else ""
+            print(f"user {a['user']} {a['date']}: {a['status']}, {len(a['items'])} papers{extra}")
+    failed = any(a["status"] == "send_failed" for a in answers)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_old_paper(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    user = _user_arg(store, args.user) if args.user else None
+    week = args.week or iso_week(datetime.now(timezone.utc).date())
+    try:
+        pick = pick_old_paper(store, settings, week, user)
+    except (WeekError, NothingToPick) as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps({k: pick[k] for k in ("week", "paper_id", "title", "year", "reason", "echo", "abs_url")}))
+    else:
+        print(f"{pick['week']}: {pick['title']} ({pick['year']})  [{pick['paper_id']}]")
+        print(f"  {pick['reason']}")
+    return EXIT_OK
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-30") from None
+
+
 def cmd_status(args, settings: Settings) -> int:
     store = Store(settings.home)
     state = health.status(store)
@@ -104,6 +405,15 @@ def cmd_status(args, settings: Settings) -> int:
             print(f"  {'':9} {'':9} {source['reason']}")
     if state["pdfs"]:
         print("  PDFs: " + ", ".join(f"{k} {v}" for k, v in sorted(state["pdfs"].items())))
+    mail = state["mail"]
+    if mail["outbox"]:
+        print("  mail: " + ", ".join(f"{k} {v}" for k, v in sorted(mail["outbox"].items())))
+    for problem in mail["problems"]:
+        retry = f"next try {problem['next_attempt_at']}" if problem["status"] == "failed" else "gave up"
+        print(f"    {problem['kind']} {problem['day']} to {problem['email']}: {problem['attempts']} attempts, "
+              f"{retry}: {problem['last_error']}")
+    if state["extractions"]:
+        print("  extraction outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(state["extractions"].items())))
     return EXIT_OK
 
 
@@ -161,6 +471,113 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=_positive, help="at most this many PDFs")
     dl.add_argument("--json", action="store_true", help="print one JSON object")
     dl.set_defaults(func=cmd_download)
+
+    ex = sub.add_parser("extract", help="read PDFs: sections, the limitations section, the appendices",
+                        description="Extract sections, limitations spans and appendices. With --pending: every "
+                                    "downloaded PDF not yet extracted (or extracted by an older extractor), into "
+                                    "the store. With files: print what each file holds; --json gives one object "
+                                    "per file per line.")
+    ex.add_argument("files", nargs="*", metavar="FILE.pdf", help="PDF files to read")
+    ex.add_argument("--pending", action="store_true", help="extract the downloaded papers into the store")
+    ex.add_argument("--limit", type=_positive, help="with --pending: at most this many papers")
+    ex.add_argument("--json", action="store_true", help="JSON output")
+    ex.set_defaults(func=cmd_extract)
+
+    ix = sub.add_parser("index", help="embed new or changed papers and passages; update the vector indexes",
+                        description="Embed what is new or changed (paper titles and abstracts; limitations and "
+                                    "appendix passages in chunks that fit the model) and bring the faiss "
+                                    "indexes in GLEAN_HOME/index up to date.")
+    ix.add_argument("--rebuild", action="store_true", help="forget every vector and start over")
+    ix.add_argument("--json", action="store_true", help="print one JSON object")
+    ix.set_defaults(func=cmd_index)
+
+    se = sub.add_parser("search", help="search limitations sections and appendices (keyword + semantic)",
+                        description="Hybrid search: BM25 over the passages and cosine similarity over their "
+                                    "chunks, fused by reciprocal rank; at most two hits per paper.")
+    se.add_argument("query", help="what to look for, in your own words")
+    se.add_argument("--in", dest="where", choices=["limitations", "appendix", "all"], default="all",
+                    help="search limitations, appendices or both (default all)")
+    se.add_argument("--from", dest="year_from", type=int, metavar="YEAR", help="earliest year")
+    se.add_argument("--to", dest="year_to", type=int, metavar="YEAR", help="latest year")
+    se.add_argument("--category", help="arXiv category (cs.CL) or feed field (neuroscience)")
+    se.add_argument("--source", choices=["arxiv", "arxiv-classics", "canon", "feeds"], help="where papers came from")
+    se.add_argument("--limit", type=_positive, default=10, help="most hits (default 10)")
+    se.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid",
+                    help="hybrid (default), or one ranker alone")
+    se.add_argument("--json", action="store_true", help="print one JSON object with a results list")
+    se.set_defaults(func=cmd_search)
+
+    us = sub.add_parser("users", help="add, list, show or remove users",
+                        description="Users get a daily digest at their hour in their timezone, and an API token "
+                                    "(shown once when the user is added).")
+    us_sub = us.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = us_sub.add_parser("add", help="add a user (prints their API token once)")
+    add.add_argument("email")
+    add.add_argument("--name")
+    add.add_argument("--interests", help="free text: what you work on and care about")
+    add.add_argument("--categories", help="arXiv categories you follow, comma-separated (cs.CL,stat.ML)")
+    add.add_argument("--timezone", default="UTC", help="IANA timezone, e.g. Europe/Berlin (default UTC)")
+    add.add_argument("--hour", type=int, default=7, help="local hour of the daily digest, 0-23 (default 7)")
+    add.add_argument("--anti-trend", type=float, help="0 (off) to 3 (strong); default: the deployment's")
+    for name, helptext in (("list", "list users"), ("show", "show one user"), ("remove", "remove a user")):
+        p = us_sub.add_parser(name, help=helptext)
+        if name != "list":
+            p.add_argument("user", help="user id or email")
+    for p in us_sub.choices.values():
+        p.add_argument("--json", action="store_true", help="JSON output")
+    us.set_defaults(func=cmd_users)
+
+    rd = sub.add_parser("reads", help="a user's reading history: add, import, list",
+                        description="What a user has read (and liked or not): the ranker's profile.")
+    rd_sub = rd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ra = rd_sub.add_parser("add", help="add papers by id (arxiv:2401.01234, 2401.01234, hep-th/9901001, doi:…)")
+    ra.add_argument("user", help="user id or email")
+    ra.add_argument("ids", nargs="+", help="stored ids, bare arXiv ids or DOIs")
+    ra.add_argument("--rating", type=int, choices=[1, -1], help="+1 more like this, -1 not for me")
+    ri = rd_sub.add_parser("import", help="import a BibTeX file or a plain list of arXiv ids / DOIs")
+    ri.add_argument("user", help="user id or email")
+    ri.add_argument("file", help="a .bib file, or one id per line")
+    rl = rd_sub.add_parser("list", help="list a user's reads")
+    rl.add_argument("user", help="user id or email")
+    for p in rd_sub.choices.values():
+        p.add_argument("--json", action="store_true", help="JSON output")
+    rd.set_defaults(func=cmd_reads)
+
+    tr = sub.add_parser("trend", help="what is trending now: bursting clusters of papers",
+                        description="Recompute trendiness (near neighbours in the last GLEAN_TREND_WINDOW_DAYS "
+                                    "against the year before) and show the bursting clusters.")
+    tr.add_argument("--top", type=_positive, default=10, help="how many clusters (default 10)")
+    tr.add_argument("--json", action="store_true", help="JSON output")
+    tr.set_defaults(func=cmd_trend)
+
+    rk = sub.add_parser("rank", help="a user's ranked picks, with score parts and reasons",
+                        description="Rank new papers, classics and cross-field items for a user: relevance "
+                                    "minus trendiness plus bonuses for old and cross-field papers, then MMR "
+                                    "for variety. Shows what the digest would carry; delivers nothing.")
+    rk.add_argument("user", help="user id or email")
+    rk.add_argument("--date", type=_day, help="rank as of this day (YYYY-MM-DD; default today)")
+    rk.add_argument("--limit", type=_positive, default=10, help="how many picks (default 10)")
+    rk.add_argument("--json", action="store_true", help="one JSON object with an items list")
+    rk.set_defaults(func=cmd_rank)
+
+    dg = sub.add_parser("digest", help="compose and send a user's daily digest (once per day)",
+                        description="Compose the digest for a user's day into the outbox (once: a second run "
+                                    "says already_sent) and send it over SMTP, or to GLEAN_HOME/outbox as .eml "
+                                    "when no SMTP server is set. --dry-run shows the picks and sends nothing.")
+    dg.add_argument("user", nargs="?", help="user id or email")
+    dg.add_argument("--all", action="store_true", help="every subscribed user")
+    dg.add_argument("--date", type=_day, help="the day (YYYY-MM-DD; default: the user's today)")
+    dg.add_argument("--dry-run", action="store_true", help="compose and show, store and send nothing")
+    dg.add_argument("--json", action="store_true", help="JSON output")
+    dg.set_defaults(func=cmd_digest)
+
+    op = sub.add_parser("old-paper", help="the old paper of the week (global, or for one user)",
+                        description="Pick (once per ISO week, then stable) the pre-2010 paper that best echoes "
+                                    "this week's trending clusters; with --user, picked against that user's reading.")
+    op.add_argument("--week", help="ISO week like 2026-W48 (default: this week)")
+    op.add_argument("--user", help="user id or email: their personal pick")
+    op.add_argument("--json", action="store_true", help="JSON: week, paper_id, title, year, reason")
+    op.set_defaults(func=cmd_old_paper)
 
     st = sub.add_parser("status", help="per source: last run, counts, stale or failing",
                         description="Show each source's last run and whether it is failing or stale "

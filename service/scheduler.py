@@ -23,9 +23,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from pipelines.download import download_pdfs
+from pipelines.extract_stage import extract_pending
+from pipelines.index_stage import index_pending
 from pipelines.ingest import ingest
 from pipelines.settings import Settings
+from pipelines.stages import run_stage
 from pipelines.store import Store
+from pipelines.trend import compute_trends
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +38,48 @@ LOCK_RETRY_S = 30
 
 
 def run_cycle(store: Store, settings: Settings, source: str) -> None:
-    """Ingest one source, then the downstream stages, but only if something changed."""
+    """Ingest one source, then the downstream stages, each only if the one before changed something."""
     report = ingest(store, settings, source)[0]
     if report.counts.changed:
-        download_pdfs(store, settings)
+        run_downstream(store, settings)
+
+
+def run_downstream(store: Store, settings: Settings) -> None:
+    """Downloads, extraction of what is downloaded and not yet read, then embedding and indexing.
+
+    Indexing runs even when nothing was extracted: new papers from the ingest need
+    their title-and-abstract vectors, and it is cheap when nothing changed.
+    """
+    download_pdfs(store, settings)
+    extract_pending(store, settings)
+    index_pending(store, settings)
+
+
+def run_digests(store: Store, settings: Settings) -> None:
+    from .digest import deliver_due
+
+    def body(counts, details):
+        details.update(deliver_due(store, settings))
+        counts.new, counts.failed = details["sent"], details["failed"]
+
+    run_stage(store, "digest", body)
+
+
+def run_weekly_picks(store: Store, settings: Settings) -> None:
+    from .old_paper import NothingToPick, iso_week, pick_old_paper
+
+    def body(counts, details):
+        week = iso_week(datetime.now(timezone.utc).date())
+        details["week"] = week
+        for user in [None, *store.users()]:
+            try:
+                pick_old_paper(store, settings, week, user)
+                counts.new += 1
+            except NothingToPick as exc:
+                details["nothing_to_pick"] = str(exc)
+                counts.failed += 1
+
+    run_stage(store, "old-paper", body)
 
 
 @dataclass(frozen=True)
@@ -58,9 +100,17 @@ def job_specs() -> list[JobSpec]:
                 lambda store, settings: run_cycle(store, settings, "feeds")),
         JobSpec("ingest-classics", CronTrigger(hour=3, minute=47, timezone=utc), "classics",
                 lambda store, settings: run_cycle(store, settings, "classics")),
-        # Downloads that failed for a passing reason get another try once a day.
-        JobSpec("download-pending", CronTrigger(hour=5, minute=7, timezone=utc), "download",
-                lambda store, settings: download_pdfs(store, settings)),
+        # Downloads that failed for a passing reason get another try once a day, and
+        # anything downloaded but not yet read (or read by an older extractor) is extracted.
+        JobSpec("download-pending", CronTrigger(hour=5, minute=7, timezone=utc), "download", run_downstream),
+        # Every hour: the digests of users whose local hour has come, and retries of failed sends.
+        JobSpec("send-digests", CronTrigger(minute=0, timezone=utc), "digest", run_digests),
+        # Mondays: the old paper of the week, for the global feed and for every user.
+        JobSpec("old-paper-of-the-week", CronTrigger(day_of_week="mon", hour=6, minute=13, timezone=utc),
+                "old-paper", run_weekly_picks),
+        # Trendiness of recent papers, recomputed daily for the ranker and the old-paper feed.
+        JobSpec("compute-trend", CronTrigger(hour=4, minute=27, timezone=utc), "trend",
+                lambda store, settings: compute_trends(store, settings)),
     ]
 
 

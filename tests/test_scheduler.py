@@ -23,7 +23,8 @@ def test_missed_since():
 
 
 def test_fixed_job_ids():
-    assert [s.id for s in job_specs()] == ["ingest-arxiv", "ingest-feeds", "ingest-classics", "download-pending"]
+    assert [s.id for s in job_specs()] == ["ingest-arxiv", "ingest-feeds", "ingest-classics", "download-pending",
+                                           "send-digests", "old-paper-of-the-week", "compute-trend"]
 
 
 def recording_specs(calls, done):
@@ -66,7 +67,7 @@ def test_a_job_that_ran_recently_is_not_caught_up(settings):
     store = Store(settings.home)
     run = store.start_run("probe")
     store.finish_run(run, Counts())
-    calls, done = [], threading.Event()
+    calls = []
     sched = PipelineScheduler(settings, store, [JobSpec(
         "probe", CronTrigger(hour=(datetime.now(UTC) - timedelta(hours=1)).hour, timezone=UTC), "probe",
         lambda s, st: calls.append(1))])

@@ -58,7 +58,8 @@ def test_two_servers_on_one_folder_run_one_scheduler(serve_env, tmp_path):
         assert states[0]["status"] == "ok"
         assert states[0]["scheduler"]["state"] == "active"
         assert sorted(j["id"] for j in states[0]["scheduler"]["jobs"]) == [
-            "download-pending", "ingest-arxiv", "ingest-classics", "ingest-feeds"]
+            "compute-trend", "download-pending", "ingest-arxiv", "ingest-classics", "ingest-feeds", "old-paper-of-the-week",
+            "send-digests"]
         assert states[1]["scheduler"] == {"state": "standby", "lock_holder_pid": str(procs[0].pid), "jobs": []}
 
         # The active server caught up on the jobs that never ran: the feed ingest shows in its status.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..records import Paper, normalise_doi, stable_id, split_arxiv_id
+from ..records import Paper, normalise_doi, split_arxiv_id, stable_id
 
 # arXiv opened in August 1991; the backfill walks from December 2009 down to here.
 ARXIV_FIRST_MONTH = (1991, 8)
