@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test bench clean
+.PHONY: install browser serve test bench clean
 
 # PyTorch goes in first, pinned to the CPU build (2.13.0): installing sentence-transformers
 # first would pull a multi-GB CUDA build of torch.
@@ -19,7 +19,10 @@ install: $(STAMP)
 serve: install
 	$(VENV)/bin/glean serve
 
-test: install
+browser:
+	bash scripts/install_browser.sh
+
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install

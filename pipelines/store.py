@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 
 from .migrations import MIGRATIONS
 from .records import Paper
+from .store_breadth import BreadthTables
 from .store_outbox import OutboxTables
 from .store_users import UserTables
 from .store_vectors import VectorTables
@@ -100,7 +101,7 @@ def merge_paper(stored: Paper, incoming: Paper) -> Paper | None:
     return None if result == stored else result
 
 
-class Store(VectorTables, UserTables, OutboxTables, WeeklyTables):
+class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables):
     """SQLite database plus the PDF cache, both inside the data folder."""
 
     def __init__(self, home: Path):

@@ -25,6 +25,7 @@ from pipelines.store import Store
 from pipelines.store_users import User
 
 from .accounts import AccountError, clean_fields, user_for_token
+from .breadth import breadth_report
 from .digest import signer_for
 from .picks import current_clusters, picks_for
 from .scheduler import PipelineScheduler
@@ -71,8 +72,8 @@ def search_query(  # a dependency: FastAPI documents and validates these paramet
     q: Annotated[str, Query(description=f"What to look for (at most {MAX_QUERY_CHARS} characters)")] = "",
     where: Annotated[Literal["limitations", "appendix", "all"],
                      Query(alias="in", description="Search limitations, appendices or both")] = "all",
-    year_from: Annotated[int | None, Query(alias="from", ge=1000, le=3000, description="Earliest year")] = None,
-    year_to: Annotated[int | None, Query(alias="to", ge=1000, le=3000, description="Latest year")] = None,
+    year_from: Annotated[str | None, Query(alias="from", description="Earliest year, e.g. 2015")] = None,
+    year_to: Annotated[str | None, Query(alias="to", description="Latest year")] = None,
     category: Annotated[str | None, Query(max_length=64, description="arXiv category (cs.CL) or feed field")] = None,
     source: Annotated[Literal["arxiv", "arxiv-classics", "canon", "feeds"] | None,
                       Query(description="Where the paper came from")] = None,
@@ -80,8 +81,17 @@ def search_query(  # a dependency: FastAPI documents and validates these paramet
     mode: Annotated[Literal["hybrid", "keyword", "semantic"],
                     Query(description="hybrid (default), or one ranker alone")] = "hybrid",
 ) -> SearchQuery:
-    return SearchQuery(q=q, where=where, year_from=year_from, year_to=year_to, category=category or None,
-                       source=source, limit=limit, mode=mode)
+    # Years arrive as text: a search form sends empty fields, which mean "no limit".
+    return SearchQuery(q=q, where=where, year_from=_year(year_from, "from"), year_to=_year(year_to, "to"),
+                       category=category or None, source=source, limit=limit, mode=mode)
+
+
+def _year(text: str | None, name: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    if not text.strip().isdigit() or not 1000 <= int(text) <= 3000:
+        raise SearchError("invalid_parameter", f"{name}={text!r}: give a year like 2015")
+    return int(text)
 
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
@@ -221,6 +231,11 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         picks = picks_for(store, settings, me, on=on, limit=limit)
         return {"user": me.id, "date": (on or datetime.now(timezone.utc).date()).isoformat(),
                 "items": [asdict(p) for p in picks]}
+
+    @app.get("/api/users/{user_id}/breadth", summary="Where your reading goes: subfield shares and breadth")
+    def api_breadth(user_id: int, me: Me) -> dict:
+        own(me, user_id)
+        return breadth_report(store, settings, me)
 
     @app.get("/api/trend", summary="The trending clusters now (from the last daily computation)")
     def api_trend(top: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:

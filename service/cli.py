@@ -30,6 +30,8 @@ from pipelines.store_users import UserExists
 from pipelines.trend import compute_trends
 
 from .accounts import AccountError, create_user
+from .breadth import breadth_report
+from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
 from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
 from .picks import current_clusters, picks_for
@@ -380,6 +382,36 @@ def cmd_old_paper(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_breadth(args, settings: Settings) -> int:
+    store = Store(settings.home)
+    user = _user_arg(store, args.user)
+    report = breadth_report(store, settings, user)
+    for path in args.png or []:
+        fmt = "svg" if path.lower().endswith(".svg") else "png"
+        Path(path).write_bytes(breadth_chart(report, fmt))
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    if not report["reads"]:
+        print(report.get("note") or "no reads yet: add some with glean reads add / glean reads import")
+        return EXIT_OK
+    print(f"{report['reads']} reads; home field {report['home_field']}; "
+          f"{report['effective_subfields']:.2f} effective subfields, Rao–Stirling {report['rao_stirling']:.3f}, "
+          f"{report['outside_home_share']:.0%} outside the home field")
+    median = report.get("median_user") or {}
+    if median:
+        print(f"median reader: {median.get('effective_subfields', 0):.2f} effective subfields, "
+              f"Rao–Stirling {median.get('rao_stirling', 0):.3f}")
+    for name, share in list(report["shares"].items())[:10]:
+        print(f"  {share:6.1%}  {'█' * max(1, round(share * 40))} {name}")
+    for n in report["neighbours"]:
+        entries = "; ".join(f"{e['title']} ({e['year']})" for e in n["entry_papers"])
+        print(f"  next door: {n['subfield']} — start with {entries or 'no stored papers yet'}")
+    for path in args.png or []:
+        print(f"chart written to {path}")
+    return EXIT_OK
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -422,7 +454,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from .app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, run_scheduler=not args.no_scheduler)
     print(f"Glean serving http://{args.host}:{args.port} (data folder {settings.home})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
     return EXIT_OK
@@ -451,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "folder already does, the scheduler that runs the pipelines.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="serve HTTP only; the pipelines run elsewhere (cron, another server)")
     serve.set_defaults(func=cmd_serve)
 
     ing = sub.add_parser("ingest", help="fetch new papers from a source (arxiv, classics, feeds, all)",
@@ -578,6 +612,17 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--user", help="user id or email: their personal pick")
     op.add_argument("--json", action="store_true", help="JSON: week, paper_id, title, year, reason")
     op.set_defaults(func=cmd_old_paper)
+
+    br = sub.add_parser("breadth", help="a user's subfield breadth report, with a chart",
+                        description="Where a user's reading goes: shares per subfield, effective number of "
+                                    "subfields, Rao–Stirling diversity, share outside the home field, month by "
+                                    "month and against the median reader, and three neighbouring subfields to "
+                                    "visit next.")
+    br.add_argument("user", help="user id or email")
+    br.add_argument("--png", action="append", metavar="FILE", help="write the chart (FILE.png, or FILE.svg)")
+    br.add_argument("--json", action="store_true", help="JSON: shares, effective_subfields, rao_stirling, "
+                                                       "outside_home_share, neighbours, monthly, median_user")
+    br.set_defaults(func=cmd_breadth)
 
     st = sub.add_parser("status", help="per source: last run, counts, stale or failing",
                         description="Show each source's last run and whether it is failing or stale "

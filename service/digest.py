@@ -28,6 +28,7 @@ from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
 
+from .breadth import BreadthContext, breadth_context, breadth_report, summary_line
 from .picks import DayContext, day_context, moment, picks_for
 from .ranker import Pick
 from .signing import Signer, load_secret
@@ -144,11 +145,12 @@ def message_id(settings: Settings, user: User, day: str) -> str:
 
 
 def render(settings: Settings, signer: Signer, user: User, day: str, items: list[DigestItem],
-           heads_up: list[str]) -> EmailMessage:
+           heads_up: list[str], breadth_line: str | None = None) -> EmailMessage:
     unsubscribe = link(settings, "/unsubscribe",
                        t=signer.sign("unsubscribe", {"u": user.id}, settings.link_ttl_days * 86400 * 12))
     context = {"user_name": one_line(user.name) or None, "day": date.fromisoformat(day), "items": items,
-               "notices": heads_up, "unsubscribe_url": unsubscribe, "settings_url": link(settings, "/settings"),
+               "notices": heads_up, "breadth_line": breadth_line, "breadth_url": link(settings, "/breadth"),
+               "unsubscribe_url": unsubscribe, "settings_url": link(settings, "/settings"),
                "base_url": settings.base_url}
     # Long header lines are allowed up to 998 characters (RFC 5322); the default 78 would
     # fold the unsubscribe URL into encoded words that mail clients cannot follow.
@@ -168,7 +170,7 @@ def render(settings: Settings, signer: Signer, user: User, day: str, items: list
 
 def compose_digest(store: Store, settings: Settings, user: User, day: date, *, dry_run: bool = False,
                    worker: str | None = None, now: datetime | None = None,
-                   context: DayContext | None = None) -> ComposeResult:
+                   context: DayContext | None = None, breadth: BreadthContext | None = None) -> ComposeResult:
     """Compose ``user``'s digest for ``day`` into the outbox, unless it exists already."""
     day_s = day.isoformat()
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
@@ -187,7 +189,8 @@ def compose_digest(store: Store, settings: Settings, user: User, day: date, *, d
                  if p.relevance >= MIN_RELEVANCE]
         items = build_items(store, settings, signer, user, picks)
         reason = None if items else "no new paper was relevant enough to your reading today"
-        message = render(settings, signer, user, day_s, items, notices(store)) if items else None
+        message = render(settings, signer, user, day_s, items, notices(store),
+                         weekly_breadth(store, settings, user, day, breadth)) if items else None
     except BaseException:
         if not dry_run:
             store.abandon_compose(user.id, KIND, day_s, worker=worker)
@@ -201,6 +204,15 @@ def compose_digest(store: Store, settings: Settings, user: User, day: date, *, d
     if reason:
         log.info("digest for user %s on %s: nothing to send (%s)", user.id, day_s, reason)
     return ComposeResult(user.id, day_s, "queued" if items else "nothing_to_send", reason, item_dicts)
+
+
+def weekly_breadth(store: Store, settings: Settings, user: User, day: date,
+                   context: BreadthContext | None) -> str | None:
+    """On Mondays, one line on where the reader's reading went (the weekly breadth summary)."""
+    if day.weekday() != 0:
+        return None
+    report = breadth_report(store, settings, user, context=context, entry_papers=False)
+    return summary_line(report) if report["reads"] else None
 
 
 def _json_items(raw: str | None) -> list[dict]:
@@ -241,6 +253,7 @@ def deliver_due(store: Store, settings: Settings, now: datetime | None = None, t
     now = now or datetime.now(timezone.utc)
     composed = nothing = already = 0
     contexts: dict[date, DayContext] = {}  # users in different timezones may be on different days
+    breadth_contexts: dict[date, BreadthContext] = {}
     for user in store.users():
         if user.unsubscribed:
             continue
@@ -249,7 +262,10 @@ def deliver_due(store: Store, settings: Settings, now: datetime | None = None, t
             already += day is not None
             continue
         context = contexts.get(day) or contexts.setdefault(day, day_context(store, settings, moment(day)))
-        status = compose_digest(store, settings, user, day, now=now, context=context).status
+        breadth = None
+        if day.weekday() == 0:
+            breadth = breadth_contexts.get(day) or breadth_contexts.setdefault(day, breadth_context(store, now))
+        status = compose_digest(store, settings, user, day, now=now, context=context, breadth=breadth).status
         composed += status == "queued"
         nothing += status == "nothing_to_send"
         already += status.startswith("already_")

@@ -22,6 +22,8 @@ from pipelines.store_users import User
 
 from .accounts import AccountError, clean_fields
 from .atom import etag_for, old_paper_feed
+from .breadth import breadth_report
+from .chart import breadth_chart, chart_description
 from .old_paper import NothingToPick, history, iso_week, pick_old_paper
 from .picks import picks_for
 from .sessions import (
@@ -172,6 +174,23 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
         check_csrf(request, csrf)
         store.bump_feed_nonce(user.id)
         return RedirectResponse("/settings?saved=true", status_code=303)
+
+    @app.get("/breadth", response_class=HTMLResponse, include_in_schema=False)
+    def breadth_page(request: Request):
+        user = signed_in(request)
+        report = breadth_report(store, settings, user)
+        return page(request, "breadth.html", {"active": "breadth", "report": report,
+                                              "description": chart_description(report),
+                                              "json_url": f"/api/users/{user.id}/breadth"})
+
+    @app.get("/breadth.{fmt}", include_in_schema=False)
+    def breadth_image(request: Request, fmt: str):
+        if fmt not in ("png", "svg"):
+            raise HTTPException(404, "the chart comes as .png or .svg")
+        user = signed_in(request)
+        media = {"png": "image/png", "svg": "image/svg+xml"}[fmt]
+        return Response(breadth_chart(breadth_report(store, settings, user), fmt), media_type=media,
+                        headers={"Cache-Control": "private, max-age=300"})
 
     @app.get("/api/old-paper", summary="This week's old paper, the archive, and (signed in) your own")
     def api_old_paper(request: Request) -> dict:

@@ -275,3 +275,17 @@ def test_daylight_saving_day_still_delivers_once(mail_settings, store, smtp, cap
     first = deliver_due(store, mail_settings, now=datetime(2026, 3, 8, 7, 5, tzinfo=timezone.utc))  # 03:05 EDT
     again = deliver_due(store, mail_settings, now=datetime(2026, 3, 8, 8, 5, tzinfo=timezone.utc))
     assert first["composed"] + first["nothing_to_send"] == 1 and again["already"] == 1
+
+
+def test_monday_digests_carry_the_weekly_breadth_summary(mail_settings, store, smtp, capsys):
+    inbox, _ = smtp
+    seed(store, mail_settings)
+    user = add_user(mail_settings, capsys)
+    store.add_reads(user["id"], [("arxiv:2611.00002", None, TODAY.isoformat())])
+    monday = TODAY.date() - timedelta(days=TODAY.weekday())
+    deliver(store, mail_settings, store.get_user(user["id"]), monday)
+    text = inbox.parsed().get_body(("plain",)).get_content()
+    assert "This week: Your reading spans 1.0 effective subfield" in text
+    tuesday = monday + timedelta(days=1)
+    deliver(store, mail_settings, store.get_user(user["id"]), tuesday)
+    assert "This week: " not in inbox.parsed().get_body(("plain",)).get_content()
