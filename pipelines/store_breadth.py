@@ -2,12 +2,15 @@
 
 A mixin of :class:`pipelines.store.Store`: reads only. Subfield centroids need
 every categorised paper's vector once, so that query streams rows instead of
-building one large matrix; entry papers for "neighbouring territory" need the
-classic and recent papers of a few categories, minus what the user has read.
+building one large matrix; placing reads needs each read's categories (and a
+vector only where there is no category); entry papers for "neighbouring
+territory" need the classic and recent papers of a few categories, minus what
+the user has read.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import numpy as np
@@ -54,4 +57,27 @@ class BreadthTables:
                 row["is_classic"] = bool(row["is_classic"])
                 row["vector"] = np.frombuffer(row["vector"], dtype=np.float32)
                 out.append(row)
+        return out
+
+    def breadth_reads(self, user_id: int | None = None, *, all_vectors: bool = False) -> list[dict]:
+        """Reads with what placing them in a subfield needs, of one user or (``user_id=None``) of everyone.
+
+        Each row: user_id, paper_id, read_at, primary_category, categories (a list) and vector (a float32
+        array, or None when the paper is not embedded). Unless ``all_vectors``, only papers without a
+        primary category come with their vector: the others are placed by category, and a whole
+        population's vectors would not fit in memory.
+        """
+        vector = "v.vector" if all_vectors else \
+            "CASE WHEN p.primary_category IS NULL OR p.primary_category = '' THEN v.vector END"
+        sql = (f"SELECT r.user_id, r.paper_id, r.read_at, p.primary_category, p.categories, {vector} AS vector "
+               f"FROM reads r JOIN papers p ON p.id = r.paper_id LEFT JOIN paper_vectors v ON v.paper_id = r.paper_id")
+        params: tuple = ()
+        if user_id is not None:
+            sql += " WHERE r.user_id = ?"
+            params = (user_id,)
+        out = []
+        for r in self.query(sql + " ORDER BY r.user_id, r.read_at, r.paper_id", params):
+            out.append({"user_id": r["user_id"], "paper_id": r["paper_id"], "read_at": r["read_at"],
+                        "primary_category": r["primary_category"], "categories": json.loads(r["categories"] or "[]"),
+                        "vector": None if r["vector"] is None else np.frombuffer(r["vector"], dtype=np.float32)})
         return out

@@ -133,25 +133,44 @@ def assign_subfield(paper: Paper, vector: np.ndarray | None,
 # -- the figures ------------------------------------------------------------------------------
 
 
+class _DistanceTable:
+    """All pairwise d_ij of one centroids dict, computed once (reports evaluate thousands of distributions)."""
+
+    def __init__(self, centroids: dict[str, np.ndarray]):
+        self.centroids = centroids  # held, so the id() this table is cached under stays this dict's
+        self.names = sorted(centroids)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        if self.names:
+            m = np.stack([centroids[n] for n in self.names]).astype(np.float64)
+            self.d = np.clip(1.0 - m @ m.T, 0.0, None)
+        else:
+            self.d = np.zeros((0, 0))
+        pairs = self.d[np.triu_indices(len(self.names), 1)]
+        self.fallback = float(pairs.mean()) if pairs.size else 1.0
+
+
+_TABLES: dict[int, _DistanceTable] = {}
+
+
+def _table(centroids: dict[str, np.ndarray]) -> _DistanceTable:
+    table = _TABLES.get(id(centroids))
+    if table is None or table.centroids is not centroids or len(table.names) != len(centroids):
+        if len(_TABLES) >= 8:
+            _TABLES.pop(next(iter(_TABLES)))
+        table = _TABLES[id(centroids)] = _DistanceTable(centroids)
+    return table
+
+
 def _distances(names: list[str], centroids: dict[str, np.ndarray]) -> np.ndarray:
     """d_ij = max(0, 1 - cos) between subfield centroids; a subfield without a centroid sits at the
     mean distance of the known pairs (1.0 when there are none)."""
-    known = [n for n in names if n in centroids]
-    d = np.zeros((len(names), len(names)))
-    if len(known) < len(names):
-        all_names = sorted(centroids)
-        if len(all_names) >= 2:
-            m = np.stack([centroids[n] for n in all_names]).astype(np.float64)
-            full = np.clip(1.0 - m @ m.T, 0.0, None)
-            fallback = float(full[np.triu_indices(len(all_names), 1)].mean())
-        else:
-            fallback = 1.0
-        d[:] = fallback
+    table = _table(centroids)
+    index = [table.index.get(n) for n in names]
+    d = np.full((len(names), len(names)), table.fallback)
+    known = [i for i, j in enumerate(index) if j is not None]
     if known:
-        m = np.stack([centroids[n] for n in known]).astype(np.float64)
-        sub = np.clip(1.0 - m @ m.T, 0.0, None)
-        index = [names.index(n) for n in known]
-        d[np.ix_(index, index)] = sub
+        rows = [index[i] for i in known]
+        d[np.ix_(known, known)] = table.d[np.ix_(rows, rows)]
     np.fill_diagonal(d, 0.0)
     return d
 
@@ -201,29 +220,17 @@ def _when(text: str) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _chunks(items: list, size: int = 900):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def placed_reads(store: Store, user_id: int, space: SubfieldSpace, now: datetime) -> tuple[list[PlacedRead], int]:
-    """The user's reads up to ``now``, each placed in a subfield; and how many could not be placed
-    (no category and no vector yet)."""
-    reads = [r for r in store.reads(user_id) if _when(r["read_at"]) <= now]
-    ids = [r["paper_id"] for r in reads]
-    papers: dict[str, Paper] = {}
-    for part in _chunks(ids):
-        papers.update(store.papers_by_id(part))
-    vectors = store.paper_vectors_for(ids, 0)
+def _place(rows: list[dict], space: SubfieldSpace) -> tuple[list[PlacedRead], int]:
+    """Place rows of ``store.breadth_reads``: by category, else by nearest centroid; and count the unplaceable."""
     names, matrix = space.matrix()
     placed, unplaced, pending = [], 0, []
-    for r in reads:
-        paper = papers.get(r["paper_id"])
-        vector = vectors.get(r["paper_id"])
+    for r in rows:
+        vector = r["vector"]
         if vector is not None and matrix.size and len(vector) != matrix.shape[1]:
             vector = None  # embedded by another model: unusable in this space
         month = _when(r["read_at"]).strftime("%Y-%m")
-        found = _category_subfield(paper) if paper else None
+        found = _category_subfield(Paper(id=r["paper_id"], title="", source="", primary_category=r["primary_category"],
+                                         categories=r["categories"]))
         if found is not None:
             placed.append(PlacedRead(r["paper_id"], month, found.subfield, found.field, BY_CATEGORY, vector))
         elif vector is not None and names:
@@ -236,6 +243,13 @@ def placed_reads(store: Store, user_id: int, space: SubfieldSpace, now: datetime
             name = names[int(i)]
             placed.append(PlacedRead(paper_id, month, name, space.fields.get(name), BY_CENTROID, vector))
     return placed, unplaced
+
+
+def placed_reads(store: Store, user_id: int, space: SubfieldSpace, now: datetime) -> tuple[list[PlacedRead], int]:
+    """The user's reads up to ``now``, each placed in a subfield (with its vector, for the reading centroid);
+    and how many could not be placed (no category and no vector yet)."""
+    rows = [r for r in store.breadth_reads(user_id, all_vectors=True) if _when(r["read_at"]) <= now]
+    return _place(rows, space)
 
 
 def _shares(reads: list[PlacedRead], key: str) -> dict[str, float]:
@@ -282,14 +296,21 @@ class BreadthContext:
 
 
 def breadth_context(store: Store, now: datetime | None = None, space: SubfieldSpace | None = None) -> BreadthContext:
+    """Centroids and every user's figures as of ``now``, in two passes over the store (one for the centroids)."""
     now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
     context = BreadthContext(now=now, space=space or subfield_space(store))
-    for user in store.users():
-        reads, _ = placed_reads(store, user.id, context.space, now)
+    by_user: dict[int, list[dict]] = defaultdict(list)
+    for row in store.breadth_reads():
+        if _when(row["read_at"]) <= now:
+            by_user[row["user_id"]].append(row)
+    for user_id, rows in by_user.items():
+        reads, _ = _place(rows, context.space)
         if not reads:
             continue
-        context.overall[user.id] = _figures(reads, context.space)
-        context.monthly[user.id] = {month: breadth_figures(_shares(group, "subfield"),
+        context.overall[user_id] = _figures(reads, context.space)
+        context.monthly[user_id] = {month: breadth_figures(_shares(group, "subfield"),
                                                            context.space.centroids)["effective_subfields"]
                                     for month, group in _monthly(reads).items()}
     return context
@@ -380,9 +401,9 @@ def breadth_report(store: Store, settings: Settings | None, user: User, now: dat
     """The JSON-ready breadth report of ``user`` as of ``now`` (reads after ``now`` are ignored).
 
     ``context`` (from :func:`breadth_context`) saves recomputing centroids and everyone's figures when
-    reporting on many users; ``entry_papers=False`` skips the one heavier query (the digest needs only
-    the neighbours' names). ``settings`` is accepted for symmetry with the other services; nothing in
-    it is needed today.
+    reporting on many users; its ``now`` then wins over the argument. ``entry_papers=False`` skips the
+    one heavier query (the digest needs only the neighbours' names). ``settings`` is accepted for
+    symmetry with the other services; nothing in it is needed today.
     """
     now = (context.now if context else None) or now or datetime.now(timezone.utc)
     if now.tzinfo is None:

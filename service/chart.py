@@ -66,6 +66,11 @@ def chart_description(report: dict) -> str:
     return text
 
 
+def _month_number(month: str) -> int:
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
 def _draw(report: dict) -> Figure:
     fig = Figure(figsize=(12, 5.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
@@ -93,16 +98,16 @@ def _draw(report: dict) -> Figure:
     median = {m["month"]: m["effective_subfields"] for m in (report.get("median_user") or {}).get("monthly", [])}
     if monthly:
         months = [m["month"] for m in monthly]
-        x = list(range(len(months)))
+        x = [_month_number(m) - _month_number(months[0]) for m in months]  # gaps stay visible
         right.plot(x, [m["effective_subfields"] for m in monthly], marker="o", color=USER_LINE, linewidth=2,
                    label="you", zorder=3)
         med_x = [i for i, month in enumerate(months) if median.get(month) is not None]
         if med_x:
-            right.plot(med_x, [median[months[i]] for i in med_x], linestyle="--", marker=".", color=MEDIAN_LINE,
-                       linewidth=1.5, label="median reader that month", zorder=4, alpha=0.8)
-        step = max(1, len(months) // 8)
+            right.plot([x[i] for i in med_x], [median[months[i]] for i in med_x], linestyle="--", marker=".",
+                       color=MEDIAN_LINE, linewidth=1.5, label="median reader that month", zorder=4, alpha=0.8)
+        step = max(1, -(-len(months) // 12))
         right.set_xticks(x[::step], months[::step], rotation=45, ha="right", fontsize=8)
-        right.set_xlim(-0.5, len(months) - 0.5)
+        right.set_xlim(x[0] - 0.5, x[-1] + 0.5)
         top = max([m["effective_subfields"] for m in monthly] + [median[months[i]] for i in med_x] + [1.0])
         right.set_ylim(0, top * 1.2)
         right.legend(loc="lower left", fontsize=8, frameon=False)
