@@ -84,7 +84,9 @@ class Settings:
     arxiv_page_size: int = setting(100, _parse_positive_int,
                                    "Results per arXiv API request.")
     arxiv_retries: int = setting(3, int,
-                                 "Retries of a failed arXiv request (the arxiv package's own retry loop).")
+                                 "Retries of a failed arXiv request (API: the arxiv package's own loop; OAI-PMH: 503/429).")
+    oai_url: str = setting("https://oaipmh.arxiv.org/oai", str,
+                           "arXiv's OAI-PMH base URL, for `glean backfill arxiv` (bulk metadata).")
     arxiv_max_results: int = setting(2000, _parse_positive_int,
                                      "Most arXiv records one ingest run takes; the next run continues.")
     arxiv_initial_days: int = setting(3, _parse_positive_int,

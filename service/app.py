@@ -75,7 +75,7 @@ def search_query(  # a dependency: FastAPI documents and validates these paramet
     year_from: Annotated[str | None, Query(alias="from", description="Earliest year, e.g. 2015")] = None,
     year_to: Annotated[str | None, Query(alias="to", description="Latest year")] = None,
     category: Annotated[str | None, Query(max_length=64, description="arXiv category (cs.CL) or feed field")] = None,
-    source: Annotated[Literal["arxiv", "arxiv-classics", "canon", "feeds"] | None,
+    source: Annotated[Literal["arxiv", "arxiv-classics", "arxiv-oai", "canon", "feeds"] | None,
                       Query(description="Where the paper came from")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most hits to return")] = 20,
     mode: Annotated[Literal["hybrid", "keyword", "semantic"],

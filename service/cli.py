@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from tqdm import tqdm
 
 from pipelines import health
+from pipelines.backfill import backfill_arxiv
 from pipelines.download import download_pdfs
 from pipelines.embedding import get_embedder
 from pipelines.extract import extract_many, to_json
@@ -24,6 +25,7 @@ from pipelines.reading import add_reads, import_file, reference_for
 from pipelines.settings import Settings, SettingsError, documented_settings
 from pipelines.sources.classics import CanonError
 from pipelines.sources.feeds import FeedListError
+from pipelines.sources.oai import SUPPORTED_PREFIXES
 from pipelines.stages import StageReport
 from pipelines.store import Store
 from pipelines.store_users import UserExists
@@ -35,6 +37,7 @@ from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
 from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
 from .picks import current_clusters, picks_for
+from .search import SOURCES as SEARCH_SOURCES
 from .search import Searcher, SearchError, SearchQuery
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -55,6 +58,16 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _year(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1991 <= value <= 9999:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year like 2015 (arXiv starts in 1991)")
     return value
 
 
@@ -89,6 +102,26 @@ def cmd_ingest(args, settings: Settings) -> int:
         for report in reports:
             _print_report(report)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
+def cmd_backfill(args, settings: Settings) -> int:
+    if args.until is not None and args.until < args.from_year:
+        raise CommandError(f"--until {args.until} is before --from {args.from_year}")
+    store = Store(settings.home)
+    try:
+        with _progress(f"backfill {args.source}") as bar:
+            report = backfill_arxiv(store, settings, from_year=args.from_year, until_year=args.until,
+                                    set_spec=args.set, metadata_prefix=args.format, progress=bar.update)
+    except ValueError as exc:  # the range or format is unusable; the harvest never started
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        _print_report(report)
+        print(f"          {report.details.get('windows_done', 0)} months harvested, "
+              f"{report.details.get('windows_skipped', 0)} already done; "
+              f"harvested so far: {report.details.get('checkpoint') or 'nothing'}")
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_download(args, settings: Settings) -> int:
@@ -498,6 +531,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "unchanged and failed")
     ing.set_defaults(func=cmd_ingest)
 
+    bf = sub.add_parser("backfill", help="bulk-harvest arXiv metadata over OAI-PMH, month by month",
+                        description="Harvest arXiv's OAI-PMH interface (GLEAN_OAI_URL) for records whose "
+                                    "datestamp (last change) lies between Jan 1 of --from and Dec 31 of "
+                                    "--until (default: today), one month at a time, oldest first. Resumes "
+                                    "after the last finished month; a finished range asks nothing. "
+                                    "Exit status 1 if the harvest failed.")
+    bf.add_argument("source", choices=["arxiv"])
+    bf.add_argument("--from", dest="from_year", type=_year, required=True, metavar="YEAR",
+                    help="first year to harvest")
+    bf.add_argument("--until", type=_year, metavar="YEAR", help="last year to harvest (default: this year)")
+    bf.add_argument("--set", help="an OAI-PMH set: cs, math, physics:hep-th … (default: all of arXiv)")
+    bf.add_argument("--format", choices=list(SUPPORTED_PREFIXES), default="arXivRaw",
+                    help="metadata format (default arXivRaw: carries versions and exact dates)")
+    bf.add_argument("--json", action="store_true", help="print one JSON object with new, updated, "
+                                                        "unchanged and failed")
+    bf.set_defaults(func=cmd_backfill)
+
     dl = sub.add_parser("download", help="download the PDFs of stored papers that lack one",
                         description="Download PDFs of stored papers that need full text, once, within "
                                     "the size and time caps.")
@@ -534,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--from", dest="year_from", type=int, metavar="YEAR", help="earliest year")
     se.add_argument("--to", dest="year_to", type=int, metavar="YEAR", help="latest year")
     se.add_argument("--category", help="arXiv category (cs.CL) or feed field (neuroscience)")
-    se.add_argument("--source", choices=["arxiv", "arxiv-classics", "canon", "feeds"], help="where papers came from")
+    se.add_argument("--source", choices=list(SEARCH_SOURCES), help="where papers came from")
     se.add_argument("--limit", type=_positive, default=10, help="most hits (default 10)")
     se.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid",
                     help="hybrid (default), or one ranker alone")

@@ -20,7 +20,7 @@ from pipelines.store import Store
 from pipelines.vector_index import VectorIndex
 
 WHERE_KINDS = {"limitations": ("limitations",), "appendix": ("appendix",), "all": ("limitations", "appendix")}
-SOURCES = ("arxiv", "arxiv-classics", "canon", "feeds")
+SOURCES = ("arxiv", "arxiv-classics", "arxiv-oai", "canon", "feeds")
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
 RRF_K = 60  # the usual constant: damps the head of each list so neither ranker dominates
