@@ -122,16 +122,23 @@ def window_snippet(text: str, terms: list[str], words: int = 40) -> tuple[str, l
         w = re.sub(r"\W", "", token.lower())
         return len(w) > 2 and w[:5] in stems
 
-    best = max(range(max(1, len(tokens) - words + 1)),
-               key=lambda i: sum(hit(t) for t in tokens[i:i + words]), default=0)
+    hits = [hit(t) for t in tokens]  # once per token; the window below slides over these
+    best, best_count, running = 0, -1, 0
+    for i, flag in enumerate(hits):
+        running += flag
+        if i >= words:
+            running -= hits[i - words]
+        start = max(0, i - words + 1)
+        if i >= min(words, len(hits)) - 1 and running > best_count:
+            best, best_count = start, running
     chosen = tokens[best:best + words]
     snippet, ranges = "", []
-    for token in chosen:
+    for token, flag in zip(chosen, hits[best:best + words]):
         if snippet:
             snippet += " "
         start = len(snippet)
         snippet += token
-        if hit(token):
+        if flag:
             ranges.append([start, len(snippet)])
     prefix = "… " if best > 0 else ""
     suffix = " …" if best + words < len(tokens) else ""
@@ -246,7 +253,9 @@ class Searcher:
 
 
 def _filtered(query: SearchQuery) -> bool:
-    return any(v is not None for v in (query.year_from, query.year_to, query.category, query.source))
+    """Does the query drop candidates after the vector search? Then more must be fetched."""
+    return query.where != "all" or any(v is not None for v in (query.year_from, query.year_to, query.category,
+                                                                query.source))
 
 
 def _passes(row: dict, query: SearchQuery) -> bool:
