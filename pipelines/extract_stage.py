@@ -1,8 +1,9 @@
 """The extraction stage: downloaded PDFs → sections and searchable passages in the store.
 
 Parsing happens in sandboxed worker processes (a hostile PDF can hang or crash
-MuPDF); only this driver writes to the store, one paper per transaction, so an
-interrupted run leaves every paper either fully extracted or untouched.
+MuPDF), through the executor GLEAN_EXECUTOR names (the local pool, or a Dask
+cluster whose tasks run the same sandbox); only this driver writes to the store,
+one paper per transaction, so whatever the executor, an interrupted run leaves every paper either fully extracted or untouched.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import logging
 from collections import Counter
 from typing import Iterator
 
-from .extract import EXTRACTOR_VERSION, ExtractResult, extract_many
+from .executor import Executor, executor_from_settings
+from .extract import EXTRACTOR_VERSION, ExtractResult
 from .settings import Settings
 from .stages import Progress, StageReport, run_stage
 from .store import Counts, Store
@@ -42,7 +44,8 @@ def sections_from(result: ExtractResult) -> list[dict]:
 
 
 def extract_pending(store: Store, settings: Settings, *, limit: int | None = None,
-                    progress: Progress | None = None) -> StageReport:
+                    progress: Progress | None = None, executor: Executor | None = None) -> StageReport:
+    """Extract the pending PDFs; ``executor`` (kept open) overrides the one GLEAN_EXECUTOR names."""
     def body(counts: Counts, details: dict) -> None:
         todo = store.papers_needing_extraction(EXTRACTOR_VERSION, limit)
         details["pending"] = len(todo)
@@ -61,23 +64,28 @@ def extract_pending(store: Store, settings: Settings, *, limit: int | None = Non
                     counts.failed += 1
                     outcomes["missing"] += 1
 
-        for paper_id, result, elapsed_ms in extract_many(
-                pdf_bytes(), workers=settings.extract_workers, timeout_s=settings.extract_timeout,
-                memory_mb=settings.extract_memory_mb):
-            existed = store.save_extraction(
-                paper_id, pdf_version=pdf_versions[paper_id], extractor_version=EXTRACTOR_VERSION,
-                status=result.status, error=result.error, pages=result.pages, title=result.title,
-                elapsed_ms=int(elapsed_ms), sections=sections_from(result), passages=passages_from(result))
-            outcomes[result.status] += 1
-            if not result.ok:
-                log.warning("%s: %s (%s)", paper_id, result.status, result.error)
-                counts.failed += 1
-            elif existed:
-                counts.updated += 1
-            else:
-                counts.new += 1
-            if progress:
-                progress(1)
+        runner = executor or executor_from_settings(settings)
+        try:
+            for paper_id, result, elapsed_ms in runner.extract(
+                    pdf_bytes(), workers=settings.extract_workers, timeout_s=settings.extract_timeout,
+                    memory_mb=settings.extract_memory_mb):
+                existed = store.save_extraction(
+                    paper_id, pdf_version=pdf_versions[paper_id], extractor_version=EXTRACTOR_VERSION,
+                    status=result.status, error=result.error, pages=result.pages, title=result.title,
+                    elapsed_ms=int(elapsed_ms), sections=sections_from(result), passages=passages_from(result))
+                outcomes[result.status] += 1
+                if not result.ok:
+                    log.warning("%s: %s (%s)", paper_id, result.status, result.error)
+                    counts.failed += 1
+                elif existed:
+                    counts.updated += 1
+                else:
+                    counts.new += 1
+                if progress:
+                    progress(1)
+        finally:
+            if executor is None:
+                runner.close()
         details["outcomes"] = dict(outcomes)
 
     return run_stage(store, "extract", body)

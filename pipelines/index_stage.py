@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .embedding import Embedder, chunk_text, get_embedder
+from .executor import Executor, executor_from_settings
 from .settings import Settings
 from .stages import Progress, StageReport, run_stage
 from .store import Counts, Store
@@ -54,9 +55,17 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+def _encoder(embedder: Embedder, model: str, batch_size: int, executor: Executor | None):
+    """texts → vectors: in this process (as always), or through the executor (a Dask cluster)."""
+    if executor is None:
+        return lambda texts: embedder.encode(texts, batch_size)
+    return lambda texts: executor.embed(texts, model=model, batch_size=batch_size)
+
+
 def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
-                 progress: Progress | None) -> dict[str, bool]:
+                 progress: Progress | None, executor: Executor | None = None) -> dict[str, bool]:
     """Embed papers whose text changed; returns {paper_id: had a vector before}."""
+    encode = _encoder(embedder, model, batch_size, executor)
     todo = []
     for row in store.paper_texts():
         text = paper_text(row)
@@ -64,7 +73,7 @@ def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
         if row["vector_hash"] != h:
             todo.append((row["id"], h, text, row["vector_hash"] is not None))
     for batch in _batched(todo, batch_size * 4):
-        vectors = embedder.encode([t[2] for t in batch], batch_size)
+        vectors = encode([t[2] for t in batch])
         store.replace_paper_vectors([(pid, h, vec) for (pid, h, _, _), vec in zip(batch, vectors)])
         if progress:
             progress(len(batch))
@@ -80,8 +89,9 @@ def chunks_for(passages: list[dict], embedder: Embedder) -> list[dict]:
 
 
 def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
-                 progress: Progress | None) -> tuple[list[str], int]:
+                 progress: Progress | None, executor: Executor | None = None) -> tuple[list[str], int]:
     """Re-chunk papers whose passages changed; returns their ids and how many chunks were written."""
+    encode = _encoder(embedder, model, batch_size, executor)
     changed = []
     for paper_id, source in store.passage_sources().items():
         h = digest(model, *(f"{p['kind']}|{p['title']}|{p['page_start']}|{p['text']}" for p in source["passages"]))
@@ -92,7 +102,7 @@ def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
     for group in _batched(changed, 16):
         planned = [(pid, h, chunks_for(passages, embedder)) for pid, h, passages in group]
         texts = [c["text"] for _, _, chunks in planned for c in chunks]
-        vectors = iter(embedder.encode(texts, batch_size))
+        vectors = iter(encode(texts))
         for pid, h, chunks in planned:
             for chunk in chunks:
                 chunk["vector"] = next(vectors)
@@ -128,7 +138,7 @@ def sync_index(store: Store, name: str, *, dimension: int, model: str, exact_max
             store.commit_index(name, generation=generation, model=model, kind=kind, count=total,
                                newly_indexed=new_ids)
             return {"index": name, "kind": kind, "size": loaded.size, "action": "updated",
-                    "added": int(len(new_ids)), "removed": int(len(gone))}
+                    "added": len(new_ids), "removed": len(gone)}
     ids, vectors = store.vectors(name, only_unindexed=False, dimension=dimension)
     rebuilt = VectorIndex.build(kind, dimension, ids, vectors, generation=generation)
     rebuilt.save(path)
@@ -137,7 +147,11 @@ def sync_index(store: Store, name: str, *, dimension: int, model: str, exact_max
 
 
 def index_pending(store: Store, settings: Settings, *, rebuild: bool = False,
-                  progress: Progress | None = None) -> StageReport:
+                  progress: Progress | None = None, executor: Executor | None = None) -> StageReport:
+    """Embed what changed and sync the indexes. Embedding runs through ``executor`` (kept open)
+    or the one GLEAN_EXECUTOR names; the local one encodes in this process as before. The
+    driver still loads the model: its tokenizer chunks the passages, its dimension sizes the index.
+    Vectors come back whole per batch before the driver writes them, so no batch is half-written."""
     def body(counts: Counts, details: dict) -> None:
         model = settings.embedding_model
         metas = [store.index_meta(n) for n in INDEX_NAMES]
@@ -146,8 +160,15 @@ def index_pending(store: Store, settings: Settings, *, rebuild: bool = False,
             store.reset_vectors()
             details["started_over"] = True
         embedder = get_embedder(model)
-        embedded = embed_papers(store, embedder, model, settings.embed_batch, progress)
-        rechunked, chunks_written = embed_chunks(store, embedder, model, settings.embed_batch, progress)
+        runner = executor or executor_from_settings(settings)
+        remote = None if runner.name == "local" else runner  # local: exactly the in-process path
+        try:
+            embedded = embed_papers(store, embedder, model, settings.embed_batch, progress, remote)
+            rechunked, chunks_written = embed_chunks(store, embedder, model, settings.embed_batch, progress,
+                                                     remote)
+        finally:
+            if executor is None:
+                runner.close()
         # Counted per paper: new = first vector; updated = new vector or new chunks for a known paper.
         counts.new = sum(1 for existed in embedded.values() if not existed)
         counts.updated = len({pid for pid, existed in embedded.items() if existed}
