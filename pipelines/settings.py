@@ -9,6 +9,7 @@ in a deployment fails loudly at start-up instead of half-way through a job.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -60,6 +61,20 @@ def _parse_choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+_EXECUTOR = re.compile(r"dask://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def _parse_executor(raw: str) -> str:
+    """'local', or 'dask://host:port' (a Dask scheduler); pipelines.executor.parse_spec agrees."""
+    value = raw.strip()
+    if value.lower() == "local":
+        return "local"
+    match = _EXECUTOR.fullmatch(value)
+    if not match or not 0 < int(match[2]) < 65536:
+        raise ValueError("use 'local' or 'dask://host:port', e.g. dask://127.0.0.1:8786")
+    return value
+
+
 def _parse_path(raw: str) -> Path:
     return Path(raw).expanduser().resolve()
 
@@ -107,6 +122,10 @@ class Settings:
                                  "Seconds a whole PDF download may take.")
     download_attempts: int = setting(3, _parse_positive_int,
                                      "How many times a failing PDF download is tried before it is left alone.")
+    executor: str = setting("local", _parse_executor,
+                            "Where PDF extraction and embedding run: `local` (worker processes on this machine) "
+                            "or `dask://host:port` (a Dask distributed scheduler; only this process writes "
+                            "to the store).")
     extract_workers: int = setting(2, _parse_positive_int,
                                    "Worker processes that parse PDFs (each one recycled after a few documents).")
     extract_timeout: float = setting(120.0, _parse_positive_float,

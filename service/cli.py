@@ -17,7 +17,8 @@ from pipelines import health
 from pipelines.backfill import backfill_arxiv
 from pipelines.download import download_pdfs
 from pipelines.embedding import get_embedder
-from pipelines.extract import extract_many, to_json
+from pipelines.executor import executor_from_settings
+from pipelines.extract import to_json
 from pipelines.extract_stage import extract_pending
 from pipelines.index_stage import index_pending
 from pipelines.ingest import SOURCES, ingest
@@ -165,15 +166,19 @@ def _extract_files(args, settings: Settings) -> int:
     files = [Path(f) for f in args.files]
     items = ((str(path), read(path)) for path in files)
     worst = EXIT_OK
-    for name, result, elapsed_ms in extract_many(items, workers=settings.extract_workers,
-                                                 timeout_s=settings.extract_timeout,
-                                                 memory_mb=settings.extract_memory_mb):
-        if args.json:
-            print(json.dumps(to_json(result, name, elapsed_ms)), flush=True)
-        else:
-            _print_extraction(name, result, elapsed_ms)
-        if not result.ok:
-            worst = EXIT_FAILED
+    executor = executor_from_settings(settings)
+    try:
+        for name, result, elapsed_ms in executor.extract(items, workers=settings.extract_workers,
+                                                         timeout_s=settings.extract_timeout,
+                                                         memory_mb=settings.extract_memory_mb):
+            if args.json:
+                print(json.dumps(to_json(result, name, elapsed_ms)), flush=True)
+            else:
+                _print_extraction(name, result, elapsed_ms)
+            if not result.ok:
+                worst = EXIT_FAILED
+    finally:
+        executor.close()
     return worst
 
 
