@@ -142,9 +142,10 @@ class Settings:
                                      "Trendiness looks at papers of the last this many days against the year before.")
     trend_rho: float = setting(0.6, _parse_positive_float,
                                "Cosine similarity from which two papers count as near neighbours.")
-    rank_beta: float = setting(0.5, _parse_positive_float,
+    rank_beta: float = setting(0.2, _parse_positive_float,
                                "Default anti-trending strength: how much trendiness (0–1) is subtracted from a "
-                               "pick's score. Users can set their own.")
+                               "pick's score. Users can set their own. 0.2 is the strongest default that keeps "
+                               "85 % of relevance-only's relevance (BENCHMARKS.md).")
     rank_mmr_lambda: float = setting(0.7, _parse_positive_float,
                                      "MMR trade-off: 1 ranks by score alone, lower values favour variety.")
     rank_old_bonus: float = setting(0.05, _parse_positive_float, "Score bonus for papers from before 2010.")

@@ -35,7 +35,7 @@ class Profile:
     items: list[ProfileItem]
     negatives: list[np.ndarray] = field(default_factory=list)
     home_fields: set[str] = field(default_factory=set)  # fields/categories the user usually reads
-    beta: float = 0.5
+    beta: float = 0.2  # the deployment default (GLEAN_RANK_BETA), measured in BENCHMARKS.md
 
 
 @dataclass
