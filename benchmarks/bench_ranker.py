@@ -45,18 +45,19 @@ its author names, which would hand it the author's identity) fitted on the embed
 sklearn LinearSVC(class_weight="balanced", C=0.1, tol=1e-6, max_iter=10000) as its serve.py, positives
 the profile papers, negatives ``--svm-negatives`` (2,000) random pre-cutoff records of the span plus
 the day's candidates (arxiv-sanity trains on its whole database, new papers included), candidates
-ranked by decision_function; (c) Glean's service.ranker.rank at β = 0, 0.5 (settings.rank_beta) and 1.5,
+ranked by decision_function; (c) Glean's service.ranker.rank at β = 0, settings.rank_beta, 0.5 and 1.5,
 default RankParams otherwise.
 
 Metrics are means over users (per pick, then per user), except pooled subfield entropy (Shannon
 entropy, bits, of taxonomy subfields over all picks of a ranker); "entropy/list" is the mean of the
 per-digest entropies. Trend exposure = share of picks whose trend percentile is ≥ 0.9 (the top decile
 of that day's scored papers; classics have none). Cross-field = outside the user's home fields, the
-ranker's own test. The two targets are checked at β = 0.5 against (a), with a paired bootstrap 95 %
-interval over users for each ratio. ``--sweep`` adds Glean rows for other β, MMR λ, quotas, bonuses, the
+ranker's own test. The two targets are checked at Glean's default strength (the declared default of
+settings.rank_beta, or ``--beta``) against (a), with a paired bootstrap 95 % interval over users for
+each ratio. Glean rows: β = 0, the default, 0.5 (the first default) and 1.5. ``--sweep`` adds Glean rows for other β, MMR λ, quotas, bonuses, the
 classics cap, and a hinge mapping of the trend percentile (see SWEEP).
 
-Timing: ``--timing-users`` (10,000) calls of rank() at β = 0.5, the simulated users reused cyclically,
+Timing: ``--timing-users`` (10,000) calls of rank() at the default β, the simulated users reused cyclically,
 each on a fixed random ``--timing-candidates`` (1,000) of its real candidates; profiles and candidate
 lists are built beforehand and only rank() is timed, with the BLAS thread pool as configured; interleaved
 with those calls, a fifth as many run with BLAS limited to one thread (threadpoolctl) for comparison.
@@ -107,6 +108,7 @@ WINDOW_DAYS = 30  # settings.trend_window_days
 PROFILE_DAYS = 365
 MAX_AUTHOR_PAPERS = 60
 TOP_DECILE = 0.9
+FIRST_DEFAULT_BETA = 0.5  # the default the issue's targets were first checked at; always reported
 EMBED_CHUNK = 256
 SEED = 20180305
 
@@ -351,6 +353,15 @@ def build_cases(records, plan, users, vec, trends) -> list[Case]:
     return cases
 
 
+def settings_beta() -> float:
+    """The shipped default strength: the declared default of Settings.rank_beta (not the environment)."""
+    import dataclasses
+
+    from pipelines.settings import Settings
+
+    return float(next(f.default for f in dataclasses.fields(Settings) if f.name == "rank_beta"))
+
+
 def glean_profile(records, case: Case, beta: float) -> Profile:
     items = [ProfileItem(label=records[i].title, vector=case.prof_vecs[k], weight=float(case.prof_weights[k]))
              for k, i in enumerate(case.user.profile)]
@@ -544,6 +555,8 @@ def parse_args(argv=None):
     p.add_argument("--classics", type=int, default=600, help="pre-2010 records in the classic pool")
     p.add_argument("--rho", type=float, default=0.6, help="trend neighbour threshold (settings.trend_rho)")
     p.add_argument("--svm-negatives", type=int, default=2000)
+    p.add_argument("--beta", type=float, default=None,
+                   help="Glean's default strength to check the targets at (default: settings.rank_beta)")
     p.add_argument("--timing-users", type=int, default=10000, help="rank() calls for the timing (0 = skip)")
     p.add_argument("--timing-candidates", type=int, default=1000,
                    help="candidates per rank() call in the timing (a fixed random subset; 0 = the full pool)")
@@ -598,14 +611,15 @@ def main(argv=None) -> int:
         [np.mean(c.trend[np.array(c.pools) == "new"] >= TOP_DECILE) for c in cases]))
     K = args.limit
     sanity = SanityLite(records, plan, args.svm_negatives)
+    default_beta = args.beta if args.beta is not None else settings_beta()
+    glean_betas = {0.0: "off", FIRST_DEFAULT_BETA: "first default", 1.5: "strong", default_beta: "default"}
+    default_name = f"(c) Glean β={default_beta:g} (default)"
     rankers = [
         ("(a) relevance-only (max cosine)", lambda c: rank_relevance(c, K)),
         ("(a') zotero-arxiv-daily decay mean", lambda c: rank_zotero(records, c, K)),
         ("(b) arxiv-sanity-lite tf-idf+SVM", lambda c: sanity.rank(c, K)),
-        ("(c) Glean β=0 (off)", lambda c: rank_glean(records, c, K, 0.0)),
-        ("(c) Glean β=0.5 (default)", lambda c: rank_glean(records, c, K, 0.5)),
-        ("(c) Glean β=1.5 (strong)", lambda c: rank_glean(records, c, K, 1.5)),
-    ]
+    ] + [(f"(c) Glean β={b:g} ({label})", lambda c, b=b: rank_glean(records, c, K, b))
+         for b, label in sorted(glean_betas.items())]
     from threadpoolctl import threadpool_limits
 
     results, seconds = {}, {}
@@ -619,11 +633,12 @@ def main(argv=None) -> int:
             results[name].update(quota_misses(records, cases, picks, float(name.split("β=")[1].split()[0])))
         log(f"  {name}: {seconds[name]:.1f} s", quiet)
     base = results["(a) relevance-only (max cosine)"]
-    check = targets(base, results["(c) Glean β=0.5 (default)"])
+    check = targets(base, results[default_name])
+    check["beta"] = default_beta
 
     sweep = run_sweep(records, cases, K, base, quiet) if args.sweep else None
     single.restore_original_limits()
-    timing = (time_rank(records, cases, K, args.timing_users, args.timing_candidates, quiet)
+    timing = (time_rank(records, cases, K, args.timing_users, args.timing_candidates, default_beta, quiet)
               if args.timing_users else None)
 
     for m in list(results.values()) + [r["metrics"] for r in sweep or []]:
@@ -679,7 +694,7 @@ def trend_diagnostics(trends: list[dict]) -> dict:
             "zero_neighbours_mean": float(np.mean([d["zero_neighbours"] for d in per_day]))}
 
 
-def time_rank(records, cases: list[Case], k: int, n: int, pool: int, quiet: bool) -> dict:
+def time_rank(records, cases: list[Case], k: int, n: int, pool: int, beta: float, quiet: bool) -> dict:
     """rank() for n users, the simulated ones reused cyclically, each on ``pool`` of its candidates (a fixed
     random subset; all of them when pool is 0). Profiles and candidate lists are built beforehand; only rank()
     is timed. The n calls run with the BLAS thread pool as it comes (what the service does); interleaved with
@@ -687,7 +702,7 @@ def time_rank(records, cases: list[Case], k: int, n: int, pool: int, quiet: bool
     from threadpoolctl import threadpool_info, threadpool_limits
 
     rng = random.Random(SEED)
-    profiles = [glean_profile(records, c, 0.5) for c in cases]
+    profiles = [glean_profile(records, c, beta) for c in cases]
     lists = [c.candidates if not pool or len(c.candidates) <= pool else rng.sample(c.candidates, pool)
              for c in cases]
     params = RankParams()
@@ -788,7 +803,7 @@ def report(out: dict) -> str:
                  f"of {r['digests']}" if "old_quota_missed" in r else "")
         lines.append(f"  {name}: {r['digests_with_pre2010']:.3f} / {r['digests_with_cross_field']:.3f}{extra}")
     lines += ["",
-             "Targets at the default strength (β=0.5) against (a):",
+             f"Targets at the default strength (β={t['beta']:g}, settings.rank_beta) against (a):",
              (f"  trend exposure {t['trend_exposure']:.3f} ≤ {t['trend_exposure_max']:.3f} (1/3 of (a)): "
              f"{'PASS' if t['trend_ok'] else 'FAIL'}  (ratio {t['trend_ratio']:.3f}, 95 % CI over users "
              f"{t['trend_ratio_ci95'][0]:.3f}–{t['trend_ratio_ci95'][1]:.3f})"),
