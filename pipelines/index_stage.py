@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from .embedding import Embedder, chunk_text, get_embedder
 from .executor import Executor, executor_from_settings
 from .settings import Settings
-from .stages import Progress, StageReport, run_stage
+from .stages import Progress, StageReport, batched, run_stage
 from .store import Counts, Store
 from .vector_index import VectorIndex, choose_kind
 
@@ -44,17 +43,6 @@ def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _batched(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _encoder(embedder: Embedder, model: str, batch_size: int, executor: Executor | None):
     """texts → vectors: in this process (as always), or through the executor (a Dask cluster)."""
     if executor is None:
@@ -72,7 +60,7 @@ def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
         h = digest(model, text)
         if row["vector_hash"] != h:
             todo.append((row["id"], h, text, row["vector_hash"] is not None))
-    for batch in _batched(todo, batch_size * 4):
+    for batch in batched(todo, batch_size * 4):
         vectors = encode([t[2] for t in batch])
         store.replace_paper_vectors([(pid, h, vec) for (pid, h, _, _), vec in zip(batch, vectors)])
         if progress:
@@ -99,7 +87,7 @@ def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
             changed.append((paper_id, h, source["passages"]))
     made = 0
     # A few papers at a time: one encode call over all their chunks keeps batches full.
-    for group in _batched(changed, 16):
+    for group in batched(changed, 16):
         planned = [(pid, h, chunks_for(passages, embedder)) for pid, h, passages in group]
         texts = [c["text"] for _, _, chunks in planned for c in chunks]
         vectors = iter(encode(texts))

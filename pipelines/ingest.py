@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter, limiter_for
 from .records import Paper
 from .settings import Settings
 from .sources import arxiv_api, classics, feeds
-from .stages import Progress, StageReport, run_stage
+from .stages import Progress, StageReport, batched, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,6 @@ def _parsed(results: Iterable[arxiv.Result], settings: Settings, counts: Counts,
         except ValueError as exc:
             counts.failed += 1
             log.warning("skipped an arXiv record %s: %s", getattr(result, "entry_id", "?"), exc)
-
-
-def _batches(items: Iterable[Paper], size: int) -> Iterable[list[Paper]]:
-    batch: list[Paper] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def ingest_arxiv(store: Store, settings: Settings, *, since: datetime | None = None,
@@ -66,7 +55,7 @@ def ingest_arxiv(store: Store, settings: Settings, *, since: datetime | None = N
         details["query"] = query
         results = arxiv_api.fetch_results(client, query, max_results=settings.arxiv_max_results)
         high_water = checkpoint or ""
-        for batch in _batches(_parsed(results, settings, counts, "arxiv"), settings.arxiv_page_size):
+        for batch in batched(_parsed(results, settings, counts, "arxiv"), settings.arxiv_page_size):
             # Results come oldest-update first, so everything up to the newest
             # timestamp of this batch is done; the next run starts there.
             high_water = max(high_water, *(p.updated or "" for p in batch))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import arxiv
 import requests
@@ -19,8 +19,21 @@ from .http import FetchError
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Progress = Callable[[int], None]
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, read lazily (itertools.batched arrives only in 3.12)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass
