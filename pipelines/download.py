@@ -25,9 +25,11 @@ def looks_like_pdf(body: bytes) -> bool:
 
 
 def download_pdfs(store: Store, settings: Settings, *, limit: int | None = None,
-                  progress: Progress | None = None) -> StageReport:
+                  progress: Progress | None = None, paper_ids: list[str] | None = None) -> StageReport:
+    """Download the pending PDFs; ``paper_ids`` narrows them to one batch of a bulk driver's plan."""
     def body(counts: Counts, details: dict) -> None:
-        pending = store.papers_needing_pdf(max_attempts=settings.download_attempts, limit=limit)
+        pending = store.papers_needing_pdf(max_attempts=settings.download_attempts, limit=limit,
+                                           paper_ids=paper_ids)
         details["pending"] = len(pending)
         for paper in pending:
             had_one = (store.pdf_record(paper.id) or {}).get("status") == "ok"

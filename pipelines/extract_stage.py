@@ -44,10 +44,12 @@ def sections_from(result: ExtractResult) -> list[dict]:
 
 
 def extract_pending(store: Store, settings: Settings, *, limit: int | None = None,
-                    progress: Progress | None = None, executor: Executor | None = None) -> StageReport:
-    """Extract the pending PDFs; ``executor`` (kept open) overrides the one GLEAN_EXECUTOR names."""
+                    progress: Progress | None = None, executor: Executor | None = None,
+                    paper_ids: list[str] | None = None) -> StageReport:
+    """Extract the pending PDFs; ``executor`` (kept open) overrides the one GLEAN_EXECUTOR names,
+    ``paper_ids`` narrows the pending PDFs to one batch of a bulk driver's plan."""
     def body(counts: Counts, details: dict) -> None:
-        todo = store.papers_needing_extraction(EXTRACTOR_VERSION, limit)
+        todo = store.papers_needing_extraction(EXTRACTOR_VERSION, limit, paper_ids=paper_ids)
         details["pending"] = len(todo)
         pdf_versions = {t["paper_id"]: t["pdf_version"] for t in todo}
         outcomes: Counter = Counter()

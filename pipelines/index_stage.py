@@ -50,16 +50,23 @@ def _encoder(embedder: Embedder, model: str, batch_size: int, executor: Executor
     return lambda texts: executor.embed(texts, model=model, batch_size=batch_size)
 
 
-def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
-                 progress: Progress | None, executor: Executor | None = None) -> dict[str, bool]:
-    """Embed papers whose text changed; returns {paper_id: had a vector before}."""
-    encode = _encoder(embedder, model, batch_size, executor)
+def papers_needing_vectors(rows: list[dict], model: str) -> list[tuple[str, str, str, bool]]:
+    """(paper_id, hash, text, had a vector before) for the rows whose text changed since their vector."""
     todo = []
-    for row in store.paper_texts():
+    for row in rows:
         text = paper_text(row)
         h = digest(model, text)
         if row["vector_hash"] != h:
             todo.append((row["id"], h, text, row["vector_hash"] is not None))
+    return todo
+
+
+def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
+                 progress: Progress | None, executor: Executor | None = None,
+                 paper_ids: list[str] | None = None) -> dict[str, bool]:
+    """Embed papers whose text changed (only ``paper_ids``, if given); returns {paper_id: had a vector before}."""
+    encode = _encoder(embedder, model, batch_size, executor)
+    todo = papers_needing_vectors(store.paper_texts(paper_ids), model)
     for batch in batched(todo, batch_size * 4):
         vectors = encode([t[2] for t in batch])
         store.replace_paper_vectors([(pid, h, vec) for (pid, h, _, _), vec in zip(batch, vectors)])
@@ -76,15 +83,23 @@ def chunks_for(passages: list[dict], embedder: Embedder) -> list[dict]:
     return chunks
 
 
-def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
-                 progress: Progress | None, executor: Executor | None = None) -> tuple[list[str], int]:
-    """Re-chunk papers whose passages changed; returns their ids and how many chunks were written."""
-    encode = _encoder(embedder, model, batch_size, executor)
+def papers_needing_chunks(sources: dict[str, dict], model: str) -> list[tuple[str, str, list[dict]]]:
+    """(paper_id, hash, passages) for the papers whose passages changed since they were chunked."""
     changed = []
-    for paper_id, source in store.passage_sources().items():
+    for paper_id, source in sources.items():
         h = digest(model, *(f"{p['kind']}|{p['title']}|{p['page_start']}|{p['text']}" for p in source["passages"]))
         if h != source["chunk_hash"]:
             changed.append((paper_id, h, source["passages"]))
+    return changed
+
+
+def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
+                 progress: Progress | None, executor: Executor | None = None,
+                 paper_ids: list[str] | None = None) -> tuple[list[str], int]:
+    """Re-chunk papers whose passages changed (only ``paper_ids``, if given); returns their ids and
+    how many chunks were written."""
+    encode = _encoder(embedder, model, batch_size, executor)
+    changed = papers_needing_chunks(store.passage_sources(paper_ids), model)
     made = 0
     # A few papers at a time: one encode call over all their chunks keeps batches full.
     for group in batched(changed, 16):
@@ -99,6 +114,13 @@ def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
         if progress:
             progress(len(group))
     return [pid for pid, _, _ in changed], made
+
+
+def pending_embedding_ids(store: Store, model: str) -> list[str]:
+    """Ids of the papers whose vector or chunks are missing or stale, in id order: a bulk driver's plan."""
+    stale_vectors = {pid for pid, _, _, _ in papers_needing_vectors(store.paper_texts(), model)}
+    stale_chunks = {pid for pid, _, _ in papers_needing_chunks(store.passage_sources(), model)}
+    return sorted(stale_vectors | stale_chunks)
 
 
 def sync_index(store: Store, name: str, *, dimension: int, model: str, exact_max: int) -> dict:
@@ -135,15 +157,21 @@ def sync_index(store: Store, name: str, *, dimension: int, model: str, exact_max
 
 
 def index_pending(store: Store, settings: Settings, *, rebuild: bool = False,
-                  progress: Progress | None = None, executor: Executor | None = None) -> StageReport:
+                  progress: Progress | None = None, executor: Executor | None = None,
+                  paper_ids: list[str] | None = None, sync: bool = True) -> StageReport:
     """Embed what changed and sync the indexes. Embedding runs through ``executor`` (kept open)
     or the one GLEAN_EXECUTOR names; the local one encodes in this process as before. The
     driver still loads the model: its tokenizer chunks the passages, its dimension sizes the index.
-    Vectors come back whole per batch before the driver writes them, so no batch is half-written."""
+    Vectors come back whole per batch before the driver writes them, so no batch is half-written.
+
+    ``paper_ids`` narrows the work to one batch of a bulk driver's plan; ``sync=False`` leaves the
+    faiss files for a later call (the vectors are committed with ``indexed = 0``, so that call,
+    or any ``glean index``, adds them)."""
     def body(counts: Counts, details: dict) -> None:
         model = settings.embedding_model
         metas = [store.index_meta(n) for n in INDEX_NAMES]
         if rebuild or any(m and m["model"] != model for m in metas):
+            # reset_vectors also forgets the index metadata, so a later batch does not start over again.
             log.info("starting the index over (%s)", "asked to" if rebuild else f"the model is now {model}")
             store.reset_vectors()
             details["started_over"] = True
@@ -151,9 +179,9 @@ def index_pending(store: Store, settings: Settings, *, rebuild: bool = False,
         runner = executor or executor_from_settings(settings)
         remote = None if runner.name == "local" else runner  # local: exactly the in-process path
         try:
-            embedded = embed_papers(store, embedder, model, settings.embed_batch, progress, remote)
+            embedded = embed_papers(store, embedder, model, settings.embed_batch, progress, remote, paper_ids)
             rechunked, chunks_written = embed_chunks(store, embedder, model, settings.embed_batch, progress,
-                                                     remote)
+                                                     remote, paper_ids)
         finally:
             if executor is None:
                 runner.close()
@@ -164,6 +192,6 @@ def index_pending(store: Store, settings: Settings, *, rebuild: bool = False,
         details.update(papers_embedded=len(embedded), papers_rechunked=len(rechunked),
                        chunks_written=chunks_written)
         details["indexes"] = [sync_index(store, name, dimension=embedder.dimension, model=model,
-                                         exact_max=settings.index_exact_max) for name in INDEX_NAMES]
+                                         exact_max=settings.index_exact_max) for name in INDEX_NAMES] if sync else []
 
     return run_stage(store, "index", body)

@@ -24,6 +24,10 @@ T = TypeVar("T")
 Progress = Callable[[int], None]
 
 
+class StageError(RuntimeError):
+    """A stage stopped for a reason already put in words (e.g. a bulk driver's failed batch)."""
+
+
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Lists of up to ``size`` items, read lazily (itertools.batched arrives only in 3.12)."""
     batch: list[T] = []
@@ -63,7 +67,7 @@ def describe_error(exc: BaseException) -> str:
         return f"no answer in time from {getattr(exc.request, 'url', 'the server')}; try again later"
     if isinstance(exc, requests.ConnectionError):
         return f"could not connect to {getattr(exc.request, 'url', 'the server')}: check the URL setting and the network"
-    if isinstance(exc, (FetchError, ValueError, OSError)):
+    if isinstance(exc, (FetchError, StageError, ValueError, OSError)):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc}"
 
@@ -78,7 +82,8 @@ def run_stage(store: Store, source: str, body: Callable[[Counts, dict], None]) -
         raise
     except Exception as exc:  # recorded as a failed run, with what was done before it
         error = describe_error(exc)
-        log.error("%s failed: %s", source, error, exc_info=not isinstance(exc, (arxiv.ArxivError, FetchError, requests.RequestException)))
+        quiet = (arxiv.ArxivError, FetchError, StageError, requests.RequestException)  # no traceback needed
+        log.error("%s failed: %s", source, error, exc_info=not isinstance(exc, quiet))
         store.finish_run(run_id, counts, error=error, details=details)
         return StageReport(source, counts, error, details)
     store.finish_run(run_id, counts, details=details)

@@ -68,6 +68,16 @@ def _paper_to_row(paper: Paper) -> dict:
     return row
 
 
+# The backlog conditions, shared by the stage queries and the bulk driver's plan (aliases:
+# p = papers, d = pdfs, e = extractions). Parameters: max attempts; extractor version.
+_NEEDS_PDF = ("p.pdf_url IS NOT NULL AND p.pdf_url != '' "
+              "AND (d.paper_id IS NULL OR (d.status != 'ok' AND d.attempts < ?) "
+              "     OR (d.status = 'ok' AND d.version < p.version))")
+_NEEDS_EXTRACTION = "e.paper_id IS NULL OR e.pdf_version < d.version OR e.extractor_version < ?"
+# One JSON list parameter instead of one placeholder per id: batches of any size stay one statement.
+_ONE_OF_IDS = "p.id IN (SELECT value FROM json_each(?))"
+
+
 def _row_to_paper(row: sqlite3.Row) -> Paper:
     values = {name: row[name] for name in _PAPER_FIELDS}
     for name in _JSON_FIELDS:
@@ -294,18 +304,37 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
 
     # -- PDF cache -------------------------------------------------------------
 
-    def papers_needing_pdf(self, *, max_attempts: int, limit: int | None = None) -> list[Paper]:
-        """Papers with a PDF link and no cached PDF, fewest attempts first."""
+    def papers_needing_pdf(self, *, max_attempts: int, limit: int | None = None,
+                           paper_ids: list[str] | None = None) -> list[Paper]:
+        """Papers with a PDF link and no cached PDF, fewest attempts first (only ``paper_ids``, if given)."""
         sql = ("SELECT p.* FROM papers p LEFT JOIN pdfs d ON d.paper_id = p.id "
-               "WHERE p.pdf_url IS NOT NULL AND p.pdf_url != '' "
-               "AND (d.paper_id IS NULL OR (d.status != 'ok' AND d.attempts < ?) "
-               "     OR (d.status = 'ok' AND d.version < p.version)) "
-               "ORDER BY coalesce(d.attempts, 0), p.published DESC, p.id")
+               f"WHERE {_NEEDS_PDF}")
         params: list = [max_attempts]
+        if paper_ids is not None:
+            sql += f" AND {_ONE_OF_IDS}"
+            params.append(json.dumps(paper_ids))
+        sql += " ORDER BY coalesce(d.attempts, 0), p.published DESC, p.id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [_row_to_paper(r) for r in self.query(sql, params)]
+
+    def full_text_backlog(self, *, max_attempts: int, extractor_version: int,
+                          limit: int | None = None) -> list[str]:
+        """Ids of papers whose full text is still to come: a PDF to download, or one to extract.
+
+        Ids only, so a bulk driver can plan a backlog of millions; the order is the
+        download order of :meth:`papers_needing_pdf` (never-tried papers first).
+        """
+        sql = ("SELECT p.id FROM papers p LEFT JOIN pdfs d ON d.paper_id = p.id "
+               "LEFT JOIN extractions e ON e.paper_id = p.id "
+               f"WHERE ({_NEEDS_PDF}) OR (d.status = 'ok' AND ({_NEEDS_EXTRACTION})) "
+               "ORDER BY coalesce(d.attempts, 0), p.published DESC, p.id")
+        params: list = [max_attempts, extractor_version]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [r[0] for r in self.query(sql, params)]
 
     def pdf_path(self, paper_id: str) -> Path:
         """Where a paper's PDF lives: a hashed fan-out keeps folders small and names safe."""
@@ -351,14 +380,19 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
 
     # -- extraction ------------------------------------------------------------
 
-    def papers_needing_extraction(self, extractor_version: int, limit: int | None = None) -> list[dict]:
-        """Downloaded PDFs never extracted, extracted from an older PDF version, or by an older extractor."""
+    def papers_needing_extraction(self, extractor_version: int, limit: int | None = None,
+                                  paper_ids: list[str] | None = None) -> list[dict]:
+        """Downloaded PDFs never extracted, extracted from an older PDF version, or by an older extractor
+        (only ``paper_ids``, if given)."""
         sql = ("SELECT p.id AS paper_id, d.version AS pdf_version FROM papers p "
                "JOIN pdfs d ON d.paper_id = p.id AND d.status = 'ok' "
                "LEFT JOIN extractions e ON e.paper_id = p.id "
-               "WHERE e.paper_id IS NULL OR e.pdf_version < d.version OR e.extractor_version < ? "
-               "ORDER BY p.id")
+               f"WHERE ({_NEEDS_EXTRACTION})")
         params: list = [extractor_version]
+        if paper_ids is not None:
+            sql += f" AND {_ONE_OF_IDS}"
+            params.append(json.dumps(paper_ids))
+        sql += " ORDER BY p.id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

@@ -7,6 +7,8 @@ that can always be rebuilt from them.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 # index name -> (table, id column)
@@ -15,6 +17,11 @@ INDEX_TABLES = {"papers": ("paper_vectors", "vec_id"), "chunks": ("chunks", "id"
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def _one_of(column: str) -> str:
+    """``column`` is one of the ids in a JSON list parameter: one placeholder for a batch of any size."""
+    return f"{column} IN (SELECT value FROM json_each(?))"
 
 
 def _matrix(blobs: list[bytes], dimension: int) -> np.ndarray:
@@ -26,10 +33,13 @@ def _matrix(blobs: list[bytes], dimension: int) -> np.ndarray:
 class VectorTables:
     # -- paper vectors (title + abstract) -------------------------------------
 
-    def paper_texts(self) -> list[dict]:
-        """Every paper's id and the fields its vector is made from, with the hash it was made with."""
+    def paper_texts(self, paper_ids: list[str] | None = None) -> list[dict]:
+        """Every paper's id (or only ``paper_ids``') and the fields its vector is made from,
+        with the hash it was made with."""
+        where, params = ("", []) if paper_ids is None else (f" WHERE {_one_of('p.id')}", [json.dumps(paper_ids)])
         rows = self.query("SELECT p.id, p.title, p.abstract, p.venue, p.field, v.hash AS vector_hash "
-                          "FROM papers p LEFT JOIN paper_vectors v ON v.paper_id = p.id ORDER BY p.id")
+                          f"FROM papers p LEFT JOIN paper_vectors v ON v.paper_id = p.id{where} ORDER BY p.id",
+                          params)
         return [dict(r) for r in rows]
 
     def replace_paper_vectors(self, rows: list[tuple[str, str, np.ndarray]]) -> None:
@@ -42,12 +52,15 @@ class VectorTables:
 
     # -- chunks of limitations and appendix text ------------------------------------
 
-    def passage_sources(self) -> dict[str, dict]:
-        """Per paper with passages or chunks: its passages and the hash its chunks were made from."""
+    def passage_sources(self, paper_ids: list[str] | None = None) -> dict[str, dict]:
+        """Per paper with passages or chunks (or only ``paper_ids``): its passages and the hash its
+        chunks were made from."""
+        where, params = ("", []) if paper_ids is None else (f" WHERE {_one_of('paper_id')}", [json.dumps(paper_ids)])
         papers: dict[str, dict] = {}
-        for r in self.query("SELECT paper_id, kind, title, page_start, text FROM passages ORDER BY paper_id, ord"):
+        for r in self.query(f"SELECT paper_id, kind, title, page_start, text FROM passages{where} "
+                            "ORDER BY paper_id, ord", params):
             papers.setdefault(r["paper_id"], {"passages": [], "chunk_hash": None})["passages"].append(dict(r))
-        for r in self.query("SELECT paper_id, hash FROM chunk_sources"):
+        for r in self.query(f"SELECT paper_id, hash FROM chunk_sources{where}", params):
             papers.setdefault(r["paper_id"], {"passages": [], "chunk_hash": None})["chunk_hash"] = r["hash"]
         return papers
 
