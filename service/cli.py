@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from pipelines import health
 from pipelines.backfill import backfill_arxiv
+from pipelines.batch_backfill import EMBEDDING_BATCH, PDF_BATCH, backfill_embeddings, backfill_pdfs
 from pipelines.download import download_pdfs
 from pipelines.embedding import get_embedder
 from pipelines.executor import executor_from_settings
@@ -42,6 +43,7 @@ from .search import SOURCES as SEARCH_SOURCES
 from .search import Searcher, SearchError, SearchQuery
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_OAI_FORMAT = "arXivRaw"  # carries every version and its exact date
 
 
 class CommandError(Exception):
@@ -106,13 +108,56 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def cmd_backfill(args, settings: Settings) -> int:
+    if args.source == "arxiv":
+        return _backfill_arxiv(args, settings)
+    arxiv_only = [flag for flag, value in (("--from", args.from_year), ("--until", args.until), ("--set", args.set),
+                                           ("--format", args.format)) if value is not None]
+    if arxiv_only:
+        raise CommandError(f"{', '.join(arxiv_only)}: only for glean backfill arxiv, not {args.source}")
+    store = Store(settings.home)
+    drive = backfill_pdfs if args.source == "pdfs" else backfill_embeddings
+    options = {"limit": args.limit}
+    if args.batch is not None:
+        options["batch_size"] = args.batch
+    with _progress(f"backfill {args.source}") as bar:
+        report = drive(store, settings, progress=bar.update, announce=lambda total: bar.reset(total=total),
+                       **options)
+    if args.json:
+        print(json.dumps(report.as_json()))
+        return EXIT_OK if report.ok else EXIT_FAILED
+    _print_report(report)
+    d = report.details
+    print(f"          {d.get('planned', 0)} papers planned, {d.get('batches', 0)} batches of up to "
+          f"{d.get('batch_size')} on the {d.get('executor', '?')} executor")
+    steps = d.get("steps", {})
+    if "download" in steps:
+        dl, ex = steps["download"], steps["extract"]
+        print(f"          download: {dl.get('new', 0)} new, {dl.get('updated', 0)} updated, {dl.get('failed', 0)} failed")
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(ex.get("outcomes", {}).items())) or "nothing to do"
+        print(f"          extract: {outcomes}")
+    if "embed" in steps:
+        em = steps["embed"]
+        print(f"          {em.get('papers_embedded', 0)} paper vectors, {em.get('papers_rechunked', 0)} papers "
+              f"re-chunked ({em.get('chunks_written', 0)} chunks)")
+        for ix in d.get("indexes", []):
+            print(f"          index {ix['index']}: {ix['size']} vectors, {ix['kind']}, {ix['action']}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _backfill_arxiv(args, settings: Settings) -> int:
+    if args.from_year is None:
+        raise CommandError("glean backfill arxiv needs --from YEAR (the first year to harvest)")
+    if args.limit is not None or args.batch is not None:
+        raise CommandError("--limit and --batch are for glean backfill pdfs|embeddings; "
+                           "backfill arxiv is bounded by --from and --until")
     if args.until is not None and args.until < args.from_year:
         raise CommandError(f"--until {args.until} is before --from {args.from_year}")
     store = Store(settings.home)
     try:
         with _progress(f"backfill {args.source}") as bar:
             report = backfill_arxiv(store, settings, from_year=args.from_year, until_year=args.until,
-                                    set_spec=args.set, metadata_prefix=args.format, progress=bar.update)
+                                    set_spec=args.set, metadata_prefix=args.format or DEFAULT_OAI_FORMAT,
+                                    progress=bar.update)
     except ValueError as exc:  # the range or format is unusable; the harvest never started
         raise CommandError(str(exc)) from None
     if args.json:
@@ -536,19 +581,27 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "unchanged and failed")
     ing.set_defaults(func=cmd_ingest)
 
-    bf = sub.add_parser("backfill", help="bulk-harvest arXiv metadata over OAI-PMH, month by month",
-                        description="Harvest arXiv's OAI-PMH interface (GLEAN_OAI_URL) for records whose "
-                                    "datestamp (last change) lies between Jan 1 of --from and Dec 31 of "
-                                    "--until (default: today), one month at a time, oldest first. Resumes "
-                                    "after the last finished month; a finished range asks nothing. "
-                                    "Exit status 1 if the harvest failed.")
-    bf.add_argument("source", choices=["arxiv"])
-    bf.add_argument("--from", dest="from_year", type=_year, required=True, metavar="YEAR",
-                    help="first year to harvest")
-    bf.add_argument("--until", type=_year, metavar="YEAR", help="last year to harvest (default: this year)")
-    bf.add_argument("--set", help="an OAI-PMH set: cs, math, physics:hep-th … (default: all of arXiv)")
-    bf.add_argument("--format", choices=list(SUPPORTED_PREFIXES), default="arXivRaw",
-                    help="metadata format (default arXivRaw: carries versions and exact dates)")
+    bf = sub.add_parser("backfill", help="bulk work: arXiv metadata over OAI-PMH; PDFs; embeddings",
+                        description="arxiv: harvest arXiv's OAI-PMH interface (GLEAN_OAI_URL) for records "
+                                    "whose datestamp (last change) lies between Jan 1 of --from and Dec 31 of "
+                                    "--until (default: today), one month at a time, oldest first; resumes "
+                                    "after the last finished month. pdfs: download and extract the full text "
+                                    "of every stored paper still waiting for it. embeddings: embed and index "
+                                    "every paper and passage not yet embedded. pdfs and embeddings plan the "
+                                    "backlog once, then work through it in batches on the executor "
+                                    "GLEAN_EXECUTOR names, each batch committed, so an interrupted run "
+                                    "resumes where it stopped. Exit status 1 if the run failed.")
+    bf.add_argument("source", choices=["arxiv", "pdfs", "embeddings"])
+    bf.add_argument("--from", dest="from_year", type=_year, metavar="YEAR",
+                    help="arxiv (required): first year to harvest")
+    bf.add_argument("--until", type=_year, metavar="YEAR", help="arxiv: last year to harvest (default: this year)")
+    bf.add_argument("--set", help="arxiv: an OAI-PMH set: cs, math, physics:hep-th … (default: all of arXiv)")
+    bf.add_argument("--format", choices=list(SUPPORTED_PREFIXES),
+                    help=f"arxiv: metadata format (default {DEFAULT_OAI_FORMAT}: carries versions and exact dates)")
+    bf.add_argument("--limit", type=_positive, metavar="N", help="pdfs, embeddings: at most N papers this run")
+    bf.add_argument("--batch", type=_positive, metavar="N",
+                    help=f"pdfs, embeddings: papers per committed batch (default {PDF_BATCH} for pdfs, "
+                         f"{EMBEDDING_BATCH} for embeddings)")
     bf.add_argument("--json", action="store_true", help="print one JSON object with new, updated, "
                                                         "unchanged and failed")
     bf.set_defaults(func=cmd_backfill)
