@@ -11,16 +11,23 @@ results, in its own transactions, whatever the executor.
 On Dask, each extraction task runs the same sandbox as the local pool
 (``extract_in_sandbox``: a child process with a timeout and a memory cap), so a PDF
 that kills MuPDF kills only that child and the task returns a typed ``crashed`` /
-``timeout`` / ``too_large`` result. A task that fails anyway (the Dask worker process
-is lost, an exception in the task) is retried once by the scheduler, then recorded as
-``crashed`` with the error. Dask worker processes are daemonic by default; the task
-lifts that flag for the duration of the sandbox (its child is always reaped before the
-task returns), so no cluster configuration is needed.
+``timeout`` / ``too_large`` result. A task that raises anyway is retried once
+(``retries``); a task whose Dask worker process dies under it is rescheduled by the
+scheduler, up to ``distributed.scheduler.allowed-failures`` times (Dask's default: 3),
+then fails with KilledWorker. Either way it is recorded as ``crashed`` with the error,
+and the other documents go on. A task that never comes back (its worker frozen, or cut
+off while the scheduler still counts it alive) is cancelled once the driver's deadline
+has passed (``DaskExecutor.deadline_s``: (in_flight_per_thread + retries) × the sandbox
+timeout + ``deadline_grace_s``, 30 s) and recorded as ``timeout``, so a stuck worker
+never hangs the driver. Dask worker processes are daemonic by default; the task lifts
+that flag for the duration of the sandbox (its child is always reaped before the task
+returns), so no cluster configuration is needed.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import re
 import time
 import uuid
@@ -123,18 +130,31 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str, *, client=None, retries: int = 1, in_flight_per_thread: int = 2):
+    def __init__(self, address: str, *, client=None, retries: int = 1, in_flight_per_thread: int = 2,
+                 deadline_grace_s: float = 30.0):
         from distributed import Client
         self.address = address
         self._own_client = client is None
         self.client = client if client is not None else Client(address, timeout="30s")
         self.retries = retries
         self.in_flight_per_thread = in_flight_per_thread
+        self.deadline_grace_s = deadline_grace_s
 
     def threads(self) -> int:
         workers = self.client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers() \
             else self.client.scheduler_info()["workers"]
         return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def deadline_s(self, timeout_s: float | None) -> float:
+        """How long the driver waits for one extraction task, counted from its submission.
+
+        The sandbox stops a document after timeout_s, so a healthy task answers within: its
+        wait for a thread (at most in_flight_per_thread - 1 tasks ahead of it, each up to
+        timeout_s), its own run, and a rerun after an error (retries), plus a grace for
+        process start-up and transfers. Later than that, its worker is stuck (frozen, wedged
+        in a kernel call, cut off without the scheduler noticing): the driver gives up on it.
+        """
+        return (self.in_flight_per_thread + self.retries) * float(timeout_s or 0) + self.deadline_grace_s
 
     def extract(self, items, *, timeout_s, memory_mb, workers=2, max_bytes: int = DEFAULT_MAX_BYTES,
                 max_pages: int = DEFAULT_MAX_PAGES, extractor=extract_pdf):
@@ -142,14 +162,14 @@ class DaskExecutor:
 
         ``workers`` is the local pool size and is ignored: the cluster's threads decide.
         At most in_flight_per_thread × threads documents are in flight (bytes held here and there).
+        A task not back within :meth:`deadline_s` is cancelled and yielded as ``timeout``.
         """
-        from distributed import as_completed
-
         limit = self.in_flight_per_thread * self.threads()
+        deadline = self.deadline_s(timeout_s)
         pending = iter(items)
         exhausted = False
-        running: dict = {}  # future → (key, started)
-        done = as_completed()
+        running: dict = {}  # future → (key, submitted at)
+        finished: queue.SimpleQueue = queue.SimpleQueue()  # futures, as their done-callbacks fire
         try:
             while True:
                 while not exhausted and len(running) < limit:
@@ -165,23 +185,47 @@ class DaskExecutor:
                         _extract_task, bytes(data), timeout_s, memory_mb, max_bytes, max_pages, extractor,
                         key=f"glean-extract-{uuid.uuid4().hex}", pure=False, retries=self.retries)
                     running[future] = (key, time.monotonic())
-                    done.add(future)
+                    future.add_done_callback(finished.put)
                 if not running:
                     return
-                future = next(done)
-                key, started = running.pop(future)
+                oldest = min(submitted for _, submitted in running.values())
+                try:
+                    future = finished.get(timeout=max(0.0, oldest + deadline - time.monotonic()))
+                except queue.Empty:
+                    yield from self._give_up_on_overdue(running, deadline)
+                    continue
+                if future not in running:  # one this loop already gave up on, now cancelled
+                    continue
+                key, submitted = running.pop(future)
                 try:
                     result, elapsed_ms = future.result()
                 except Exception as exc:  # noqa: BLE001 - lost worker, task error: a typed outcome
-                    elapsed_ms = (time.monotonic() - started) * 1000
-                    result = failure(d.CRASHED, f"dask task failed after {self.retries} retr"
-                                                f"{'y' if self.retries == 1 else 'ies'}: {type(exc).__name__}: {exc}")
+                    elapsed_ms = (time.monotonic() - submitted) * 1000
+                    result = failure(d.CRASHED, self._failure_message(exc))
                 finally:
                     future.release()
                 yield key, result, elapsed_ms
         finally:
             for future in running:
                 future.cancel()
+
+    def _give_up_on_overdue(self, running: dict, deadline: float):
+        """Cancel the tasks past the deadline and yield each as ``timeout``; the rest keep running."""
+        now = time.monotonic()
+        for future in [f for f, (_, submitted) in running.items() if now - submitted >= deadline]:
+            key, submitted = running.pop(future)
+            future.cancel()  # a stuck thread cannot be interrupted; whatever it returns later is dropped
+            yield key, failure(d.TIMEOUT, f"no answer from the Dask cluster within {deadline:.3g} s "
+                                          "(the driver's deadline: its worker is stuck or lost)"), \
+                (now - submitted) * 1000
+
+    def _failure_message(self, exc: Exception) -> str:
+        from distributed import KilledWorker
+        if isinstance(exc, KilledWorker):  # worker deaths are counted by the scheduler, not by retries
+            return (f"the Dask worker running it died {exc.allowed_failures + 1} times "
+                    f"(distributed.scheduler.allowed-failures = {exc.allowed_failures}): {exc}")
+        return (f"dask task failed after {self.retries} retr{'y' if self.retries == 1 else 'ies'}: "
+                f"{type(exc).__name__}: {exc}")
 
     def embed(self, texts, *, model, batch_size):
         """Vectors in the order of ``texts``; one task per ``batch_size`` texts."""
