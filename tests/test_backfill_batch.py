@@ -98,6 +98,13 @@ def test_backfill_pdfs_with_limit_then_the_rest_then_nothing(env, fakeweb, capsy
     assert glean(env, capsys, "download")["pending"] == 0
     assert glean(env, capsys, "extract", "--pending")["pending"] == 0
     store.close()
+    # Without --json: the summary a person reads.
+    assert main(["backfill", "pdfs"], env=env) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "backfill-pdfs      0 new      0 updated      0 unchanged    0 failed",
+        "          0 papers planned, 0 batches of up to 50 on the local executor",
+        "          download: 0 new, 0 updated, 0 failed",
+        "          extract: nothing to do"]
 
 
 def test_an_interrupted_pdf_backfill_resumes_and_duplicates_nothing(env, fakeweb, tmp_path):
@@ -166,6 +173,12 @@ def test_backfill_embeddings_with_limit_then_the_rest_then_nothing(env, fakeweb,
     assert _snapshot(store) == before
     store.close()
     assert glean(env, capsys, "index")["papers_embedded"] == 0  # nothing left for `glean index`
+    assert main(["backfill", "embeddings"], env=env) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "          0 papers planned, 0 batches of up to 500 on the local executor",
+        "          0 paper vectors, 0 papers re-chunked (0 chunks)",
+        "          index papers: 4 vectors, flat, unchanged",
+        f"          index chunks: {chunks} vectors, flat, unchanged"]
 
     hits = glean(env, capsys, "search", "highlighting may become over-saturated after prolonged use",
                  "--in", "limitations")["results"]
