@@ -429,8 +429,8 @@ def time_searches(searcher, queries: list[str], **kw) -> list[float]:
 
 
 def keyword_diagnostics(store, titles: list[str]) -> dict:
-    """Why keyword search costs what it costs: the OR fallback and snippet() on every matching row."""
-    from service.search import CANDIDATES, fts_match, query_terms
+    """Why keyword search costs what it costs: how often the OR fallback runs and how much it matches."""
+    from service.search import CANDIDATES, content_terms, fts_match, query_terms
 
     kinds = ("limitations", "appendix")
     fell_back, matches, t_or, t_plain = 0, [], [], []
@@ -438,7 +438,7 @@ def keyword_diagnostics(store, titles: list[str]) -> dict:
                  "JOIN passages ps ON ps.id = passages_fts.rowid JOIN papers p ON p.id = ps.paper_id "
                  "WHERE passages_fts MATCH ? AND ps.kind IN (?, ?) ORDER BY bm25 LIMIT ?")
     for q in titles:
-        terms = query_terms(q)
+        terms = content_terms(query_terms(q))
         if len(store.keyword_passages(fts_match(terms, "AND"), kinds=kinds)) < 20 and len(terms) > 1:
             fell_back += 1
         match = fts_match(terms, "OR")

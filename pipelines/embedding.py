@@ -24,6 +24,19 @@ _models: dict[str, "Embedder"] = {}
 _lock = threading.Lock()
 
 
+def limit_cpu_threads(n: int) -> None:
+    """Cap torch's and faiss's thread pools at ``n`` for this process.
+
+    torch's count is process-wide (threads started later inherit it); faiss's OpenMP
+    count belongs to the calling thread, and faiss searches one query on one thread anyway.
+    """
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
 class ModelNotFound(RuntimeError):
     pass
 

@@ -135,7 +135,11 @@ class Settings:
     embedding_model: str = setting("all-MiniLM-L6-v2", str,
                                    "Sentence-embedding model: all-MiniLM-L6-v2 (bundled, offline) or a local model folder.")
     embed_batch: int = setting(64, _parse_positive_int, "Texts per embedding batch.")
-    index_exact_max: int = setting(100_000, _parse_positive_int,
+    serve_threads: int = setting(1, _parse_positive_int,
+                                 "CPU threads torch and faiss use inside `glean serve`, where searches share "
+                                 "the cores with the scheduled stages. One keeps a query from waiting on a "
+                                 "descheduled second thread (BENCHMARKS.md); batch commands use every core.")
+    index_exact_max: int = setting(50_000, _parse_positive_int,
                                    "Up to this many vectors the index is exact (flat); above it, HNSW. "
                                    "Measured in BENCHMARKS.md.")
     trend_window_days: int = setting(30, _parse_positive_int,

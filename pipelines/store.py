@@ -442,19 +442,44 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
 
     def keyword_passages(self, match: str, *, kinds: tuple[str, ...], year_from: int | None = None,
                          year_to: int | None = None, category: str | None = None, source: str | None = None,
-                         limit: int = 200, mark: tuple[str, str] = ("\x02", "\x03")) -> list[dict]:
-        """BM25 over passage titles and text (FTS5 MATCH syntax in ``match``), best first, filtered."""
+                         limit: int = 200, scan_max: int | None = None) -> list[dict]:
+        """BM25 over passage titles and text (FTS5 MATCH syntax in ``match``), best first, filtered.
+
+        ``scan_max`` bounds the work: only the newest ``scan_max`` matching passages (by
+        rowid, i.e. extraction order) are scored. bm25() reads each match's positions, so
+        scoring every passage that holds a common word grows with the corpus.
+        No snippet() here: it re-reads and re-tokenises each passage (≈ 0.7 ms each); the
+        searcher makes snippets for the few passages it shows.
+        """
         where, params = _paper_filters(year_from, year_to, category, source)
         kind_marks = ",".join("?" * len(kinds))
-        sql = (f"SELECT ps.id AS passage_id, ps.paper_id, ps.kind, ps.title AS section, ps.page_start AS page, "
-               f"bm25(passages_fts, 2.0, 1.0) AS bm25, "
-               f"snippet(passages_fts, 1, ?, ?, ' … ', 32) AS snippet "
-               f"FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
-               f"JOIN papers p ON p.id = ps.paper_id "
-               f"WHERE passages_fts MATCH ? AND ps.kind IN ({kind_marks}){where} "
-               f"ORDER BY bm25 LIMIT ?")
-        rows = self.query(sql, [mark[0], mark[1], match, *kinds, *params, limit])
-        return [dict(r) for r in rows]
+        papers_join = "JOIN papers p ON p.id = ps.paper_id " if where else ""  # only filters need it
+        inner = (f"SELECT ps.id AS passage_id, ps.paper_id, ps.kind, ps.title AS section, "
+                 f"ps.page_start AS page, bm25(passages_fts, 2.0, 1.0) AS bm25 "
+                 f"FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid {papers_join}"
+                 f"WHERE passages_fts MATCH ? AND ps.kind IN ({kind_marks}){where}")
+        args = [match, *kinds, *params]
+        if scan_max is None:
+            sql = f"{inner} ORDER BY bm25 LIMIT ?"
+        else:
+            sql = f"SELECT * FROM ({inner} ORDER BY passages_fts.rowid DESC LIMIT ?) ORDER BY bm25 LIMIT ?"
+            args.append(scan_max)
+        return [dict(r) for r in self.query(sql, [*args, limit])]
+
+    def passages_matching(self, terms: list[str], *, cap: int) -> dict[str, int]:
+        """How many passages hold each term (a quoted FTS5 phrase), counted up to ``cap`` + 1.
+
+        Counting stops early, so a common term costs no more than a rare one (≈ 0.4 ms at
+        45,000 passages): enough to tell which words are rare enough to search by.
+        """
+        return {term: self.query("SELECT count(*) FROM (SELECT rowid FROM passages_fts WHERE passages_fts "
+                                 "MATCH ? LIMIT ?)", (f'"{term}"', cap + 1))[0][0] for term in terms}
+
+    def passage_texts(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r[0]: r[1] for r in self.query(f"SELECT id, text FROM passages WHERE id IN ({marks})", ids)}
 
     def candidate_pools(self, *, since: str, until: str, cross_since: str) -> list[tuple[str, Paper]]:
         """(pool, paper) for the ranker: new arXiv papers, the classics, recent cross-field feed items."""

@@ -124,15 +124,21 @@ class VectorTables:
     # -- what search needs back ---------------------------------------------------------
 
     def chunk_hits(self, ids: list[int]) -> dict[int, dict]:
-        """Chunks by id, with their paper's fields; ids no longer in the store are simply absent."""
+        """Chunks by id with what search filters on (no text: a search looks at up to 2,000 and
+        shows 20); ids no longer in the store are simply absent."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f"SELECT c.id, c.paper_id, c.kind, c.section_title, c.page, c.text, p.title, p.authors, p.year, "
-            f"p.categories, p.primary_category, p.field, p.source, p.abs_url, p.pdf_url "
+            f"SELECT c.id, c.paper_id, c.kind, c.section_title, c.page, p.year, p.categories, p.field, p.source "
             f"FROM chunks c JOIN papers p ON p.id = c.paper_id WHERE c.id IN ({marks})", ids)
         return {r["id"]: dict(r) for r in rows}
+
+    def chunk_texts(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r[0]: r[1] for r in self.query(f"SELECT id, text FROM chunks WHERE id IN ({marks})", ids)}
 
     def paper_vector_ids(self, ids: list[int]) -> dict[int, str]:
         if not ids:

@@ -535,8 +535,11 @@ def cmd_status(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
+    from pipelines.embedding import limit_cpu_threads
+
     from .app import create_app
 
+    limit_cpu_threads(settings.serve_threads)
     app = create_app(settings, run_scheduler=not args.no_scheduler)
     print(f"Glean serving http://{args.host}:{args.port} (data folder {settings.home})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())

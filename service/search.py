@@ -12,7 +12,9 @@ import json
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from bisect import bisect_left, bisect_right
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from pipelines.embedding import get_embedder
 from pipelines.settings import Settings
@@ -26,7 +28,27 @@ MAX_LIMIT = 100
 RRF_K = 60  # the usual constant: damps the head of each list so neither ranker dominates
 HITS_PER_PAPER = 2
 CANDIDATES = 200
-MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+# Matching passages one keyword query may score with BM25 (≈ 5 µs each on this machine,
+# so ≈ 15 ms): FTS5 scores every match before ranking, and a common word matches a
+# large share of a big corpus. Measured in benchmarks/bench_search.py.
+KEYWORD_SCAN_MAX = 3000
+FILTERED_CANDIDATES = 2000  # vector candidates when filters leave too few of the first CANDIDATES
+# An index file this small loads in tens of milliseconds: a search waits for it and
+# sees the newest vectors. A bigger one (an HNSW graph of millions: seconds) loads in
+# a background thread while searches keep using the previous one.
+SYNC_LOAD_MAX_BYTES = 64 << 20
+
+# Words that carry no topic. Left in, a natural-language query ("what breaks when the
+# data is noisy") falls back to an OR that matches nearly every passage, which is both
+# slow and useless for ranking. A query made only of them is searched as typed.
+STOPWORDS = frozenset("""
+    a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+    once only or other our out over own same she should so some such than that the their them then there
+    these they this those through to too under until up very via was we were what when where which while who
+    whom why will with would you your
+""".split())
 
 
 class SearchError(ValueError):
@@ -94,55 +116,51 @@ def query_terms(q: str) -> list[str]:
     return [t for t in re.findall(r"\w+", q.lower()) if len(t) > 1 or t.isdigit()]
 
 
+def content_terms(terms: list[str]) -> list[str]:
+    """The terms that say what the query is about; all of them when every one is a stop word."""
+    return [t for t in terms if t not in STOPWORDS] or terms
+
+
 def fts_match(terms: list[str], operator: str) -> str:
     # Every term quoted: nothing the user types can be read as FTS5 syntax.
     return f" {operator} ".join(f'"{t}"' for t in terms)
 
 
-def marked_to_highlights(text: str) -> tuple[str, list[list[int]]]:
-    """Turn FTS5 snippet markers into plain text plus highlight ranges."""
-    out, ranges, start = [], [], None
-    for ch in text:
-        if ch == MARK_OPEN:
-            start = sum(len(x) for x in out)
-        elif ch == MARK_CLOSE and start is not None:
-            ranges.append([start, sum(len(x) for x in out)])
-            start = None
-        else:
-            out.append(ch)
-    return "".join(out), ranges
+_TOKEN = re.compile(r"\S+")
 
 
 def window_snippet(text: str, terms: list[str], words: int = 40) -> tuple[str, list[list[int]]]:
-    """The stretch of ``text`` with the most query words, and where they are."""
-    tokens = text.split()
-    stems = {t[:5] for t in terms if len(t) > 2}
+    """The stretch of ``text`` (``words`` words) with the most query words, and where they are.
 
-    def hit(token: str) -> bool:
-        w = re.sub(r"\W", "", token.lower())
-        return len(w) > 2 and w[:5] in stems
-
-    hits = [hit(t) for t in tokens]  # once per token; the window below slides over these
-    best, best_count, running = 0, -1, 0
-    for i, flag in enumerate(hits):
-        running += flag
-        if i >= words:
-            running -= hits[i - words]
-        start = max(0, i - words + 1)
-        if i >= min(words, len(hits)) - 1 and running > best_count:
-            best, best_count = start, running
-    chosen = tokens[best:best + words]
-    snippet, ranges = "", []
-    for token, flag in zip(chosen, hits[best:best + words]):
-        if snippet:
-            snippet += " "
-        start = len(snippet)
-        snippet += token
-        if flag:
-            ranges.append([start, len(snippet)])
+    A word matches a term when their first five letters agree (a crude stemmer, so that
+    "generalise" finds "generalisation"); a term of three or four letters must match whole.
+    """
+    tokens = [m.span() for m in _TOKEN.finditer(text)]
+    if not tokens:
+        return "", []
+    stems = sorted({t[:5] for t in terms if len(t) > 2}, key=len, reverse=True)
+    marks: list[tuple[int, int]] = []
+    if stems:
+        pattern = "|".join(re.escape(stem) + (r"\w*" if len(stem) == 5 else r"(?!\w)") for stem in stems)
+        marks = [m.span() for m in re.finditer(rf"\b(?:{pattern})", text, re.IGNORECASE)]
+    starts = [a for a, _ in tokens]
+    mark_tokens = [bisect_right(starts, a) - 1 for a, _ in marks]  # ascending, as marks are
+    best, best_count = 0, 0
+    for token in mark_tokens:  # windows starting a few words before each match
+        start = max(0, min(token - 4, len(tokens) - words))
+        count = bisect_left(mark_tokens, start + words) - bisect_left(mark_tokens, start)
+        if count > best_count:
+            best, best_count = start, count
+    end = min(len(tokens), best + words)
     prefix = "… " if best > 0 else ""
-    suffix = " …" if best + words < len(tokens) else ""
-    return prefix + snippet + suffix, [[a + len(prefix), b + len(prefix)] for a, b in ranges]
+    offsets, length = [], len(prefix)  # where each window token starts in the snippet
+    for a, b in tokens[best:end]:
+        offsets.append(length)
+        length += b - a + 1
+    snippet = prefix + " ".join(text[a:b] for a, b in tokens[best:end]) + (" …" if end < len(tokens) else "")
+    ranges = [[offsets[t - best] + a - tokens[t][0], offsets[t - best] + b - tokens[t][0]]
+              for (a, b), t in zip(marks, mark_tokens) if best <= t < end]
+    return snippet, ranges
 
 
 class Searcher:
@@ -153,43 +171,78 @@ class Searcher:
         self.settings = settings
         self._index: VectorIndex | None = None
         self._index_stamp: tuple | None = None
+        self._loading: tuple | None = None  # the stamp a background thread is loading
         self._lock = threading.Lock()
+        # Hybrid searches run the keyword side here while the calling thread embeds the
+        # query: SQLite and torch both release the GIL, so on two cores the two sides
+        # overlap instead of adding up. Its idle threads end with the process.
+        self._keyword_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-keyword")
 
     def _chunk_index(self) -> VectorIndex | None:
         path = self.store.index_dir / "chunks.faiss"
         sidecar = path.with_suffix(".json")
         try:
             stamp = (path.stat().st_mtime_ns, sidecar.read_text())
+            size = path.stat().st_size
         except OSError:
             return None
         with self._lock:
-            if stamp != self._index_stamp:
-                self._index = VectorIndex.load(path)
-                self._index_stamp = stamp
+            if stamp in (self._index_stamp, self._loading):
+                return self._index
+            if self._index is None or size <= SYNC_LOAD_MAX_BYTES:
+                self._index, self._index_stamp = VectorIndex.load(path), stamp
+                return self._index
+            # Rows deleted since the old file was written are dropped by chunk_hits, so the
+            # old index never shows anything stale; it only lacks the newest vectors a while.
+            self._loading = stamp
+            threading.Thread(target=self._load_in_background, args=(path, stamp), name="index-reload",
+                             daemon=True).start()
             return self._index
+
+    def _load_in_background(self, path, stamp: tuple) -> None:
+        index = VectorIndex.load(path)
+        with self._lock:
+            if index is not None:  # an unreadable file keeps the old index until the file changes again
+                self._index = index
+            self._index_stamp, self._loading = stamp, None
 
     def search(self, query: SearchQuery) -> dict:
         query.validate()
         started = time.perf_counter()
-        terms = query_terms(query.q)
+        terms = content_terms(query_terms(query.q))
         kinds = WHERE_KINDS[query.where]
-        keyword = self._keyword(query, terms, kinds) if query.mode in ("hybrid", "keyword") else []
-        semantic = self._semantic(query, kinds) if query.mode in ("hybrid", "semantic") else []
+        if query.mode == "hybrid":
+            keyword_side = self._keyword_pool.submit(self._keyword, query, terms, kinds)
+            semantic = self._semantic(query, kinds)
+            keyword = keyword_side.result()
+        else:
+            keyword = self._keyword(query, terms, kinds) if query.mode == "keyword" else []
+            semantic = self._semantic(query, kinds) if query.mode == "semantic" else []
         hits = self._fuse(keyword, semantic, terms, query.limit)
         return {"query": query.q, "filters": query.filters(), "mode": query.mode, "total": len(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 1),
-                "results": [asdict(h) for h in hits]}
+                "results": [dict(vars(h)) for h in hits]}  # asdict() deep-copies: 3 ms a search
 
     def _keyword(self, query: SearchQuery, terms: list[str], kinds) -> list[dict]:
         if not terms:
             return []
         args = dict(kinds=kinds, year_from=query.year_from, year_to=query.year_to, category=query.category,
-                    source=query.source, limit=CANDIDATES, mark=(MARK_OPEN, MARK_CLOSE))
+                    source=query.source, limit=CANDIDATES, scan_max=KEYWORD_SCAN_MAX)
         rows = self.store.keyword_passages(fts_match(terms, "AND"), **args)
         if len(rows) < query.limit and len(terms) > 1:
-            # Too few passages hold every word: rank those holding any, after the ones holding all.
+            # Too few passages hold every word: rank those holding any of the rarer ones, after
+            # the ones holding all. Rarest first, as many as KEYWORD_SCAN_MAX matches allow: a
+            # word in a large share of the passages adds next to nothing to BM25 (its idf is
+            # near zero) and would cost the most to score.
+            counts = self.store.passages_matching(terms, cap=KEYWORD_SCAN_MAX)
+            rare, total = [], 0
+            for term in sorted(terms, key=lambda t: counts[t]):
+                if rare and total + counts[term] > KEYWORD_SCAN_MAX:
+                    break
+                rare.append(term)
+                total += counts[term]
             seen = {r["passage_id"] for r in rows}
-            rows += [r for r in self.store.keyword_passages(fts_match(terms, "OR"), **args)
+            rows += [r for r in self.store.keyword_passages(fts_match(rare, "OR"), **args)
                      if r["passage_id"] not in seen]
         return rows
 
@@ -198,28 +251,34 @@ class Searcher:
         if index is None or index.size == 0:
             return []
         vector = get_embedder(self.settings.embedding_model).encode([query.q])
-        scores, ids = index.search(vector, CANDIDATES if not _filtered(query) else max(CANDIDATES, 2000))
-        rows = self.store.chunk_hits([int(i) for i in ids[0] if i >= 0])
-        out = []
-        for score, chunk_id in zip(scores[0], ids[0]):
-            row = rows.get(int(chunk_id))
-            if row is None or row["kind"] not in kinds or not _passes(row, query):
-                continue  # deleted since the index was written, or filtered out
-            out.append({**row, "cosine": float(score)})
-        return out
+        k = CANDIDATES
+        while True:
+            scores, ids = index.search(vector, k)
+            rows = self.store.chunk_hits([int(i) for i in ids[0] if i >= 0])
+            out = []
+            for score, chunk_id in zip(scores[0], ids[0]):
+                row = rows.get(int(chunk_id))
+                if row is None or row["kind"] not in kinds or not _passes(row, query):
+                    continue  # deleted since the index was written, or filtered out
+                out.append({**row, "cosine": float(score)})
+            # Filters drop candidates after the vector search: when they dropped most of
+            # them, ask for ten times more (a rare category, an old year range), once.
+            if len(out) >= CANDIDATES // 4 or k >= FILTERED_CANDIDATES or k >= index.size:
+                return out
+            k = FILTERED_CANDIDATES
 
     def _fuse(self, keyword: list[dict], semantic: list[dict], terms: list[str], limit: int) -> list[Hit]:
         fused: dict[tuple, dict] = {}
 
         def entry(paper_id, kind, section, page) -> dict:
             return fused.setdefault((paper_id, kind, section, page),
-                                    {"score": 0.0, "by": [], "snippet": None, "chunk": None})
+                                    {"score": 0.0, "by": [], "passage_id": None, "chunk": None})  # chunk: the best chunk's id
 
         for rank, row in enumerate(keyword):
             e = entry(row["paper_id"], row["kind"], row["section"], row["page"])
             e["score"] += 1.0 / (RRF_K + rank + 1)
             e["by"].append("keyword")
-            e["snippet"] = marked_to_highlights(row["snippet"])
+            e["passage_id"] = row["passage_id"]
         seen_semantic = set()
         rank = 0
         for row in semantic:
@@ -230,19 +289,27 @@ class Searcher:
             e = entry(*key)
             e["score"] += 1.0 / (RRF_K + rank + 1)
             e["by"].append("semantic")
-            e["chunk"] = e["chunk"] or row["text"]
+            e["chunk"] = e["chunk"] or row["id"]
             rank += 1
         ordered = sorted(fused.items(), key=lambda kv: -kv[1]["score"])
         papers = self.store.papers_by_id(list({k[0] for k, _ in ordered[:limit * 5]}))
         per_paper: dict[str, int] = {}
-        hits = []
+        shown = []
         for (paper_id, kind, section, page), e in ordered:
-            if len(hits) >= limit:
+            if len(shown) >= limit:
                 break
             if per_paper.get(paper_id, 0) >= HITS_PER_PAPER or paper_id not in papers:
                 continue
             per_paper[paper_id] = per_paper.get(paper_id, 0) + 1
-            snippet, ranges = e["snippet"] or window_snippet(e["chunk"] or "", terms)
+            shown.append(((paper_id, kind, section, page), e))
+        # Snippets only for what is shown: the passage's text around the query words when the
+        # keyword side found it, else the best-matching chunk's text.
+        texts = self.store.passage_texts([e["passage_id"] for _, e in shown if e["passage_id"] is not None])
+        chunk_texts = self.store.chunk_texts([e["chunk"] for _, e in shown if e["passage_id"] is None])
+        hits = []
+        for (paper_id, kind, section, page), e in shown:
+            text = texts.get(e["passage_id"]) or chunk_texts.get(e["chunk"]) or ""
+            snippet, ranges = window_snippet(text, terms)
             paper = papers[paper_id]
             hits.append(Hit(paper_id=paper_id, title=paper.title, authors=paper.authors, year=paper.year,
                             section=section or kind.title(), kind=kind, page=page, snippet=snippet,
@@ -250,12 +317,6 @@ class Searcher:
                             pdf_url=f"{paper.pdf_url}#page={page}" if paper.pdf_url and page else paper.pdf_url,
                             matched_by=e["by"]))
         return hits
-
-
-def _filtered(query: SearchQuery) -> bool:
-    """Does the query drop candidates after the vector search? Then more must be fetched."""
-    return query.where != "all" or any(v is not None for v in (query.year_from, query.year_to, query.category,
-                                                                query.source))
 
 
 def _passes(row: dict, query: SearchQuery) -> bool:

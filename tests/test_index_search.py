@@ -110,6 +110,66 @@ def test_keyword_hits_are_highlighted_and_filters_apply(settings):
     assert {h["paper_id"] for h in cats} == {"arxiv:2401.00003"}
 
 
+def test_stop_words_do_not_turn_a_question_into_a_match_everything(settings):
+    store = Store(settings.home)
+    seed(store)
+    index_pending(store, settings)
+    searcher = Searcher(store, settings)
+    # One passage holds both content words; the other limitations sections hold "limit" in their
+    # titles; the hyperparameter appendix holds only "the" and "of", and must not match.
+    results = searcher.search(SearchQuery("what are the limits of the treebanks", mode="keyword"))["results"]
+    assert results[0]["paper_id"] == "arxiv:2401.00001" and results[0]["kind"] == "limitations"
+    assert len(results) == 3 and all(h["kind"] == "limitations" for h in results)
+    assert all(h["snippet"][a:b].lower() not in ("the", "of") for h in results for a, b in h["highlights"])
+    # A query of stop words only is searched as typed, not dropped.
+    assert searcher.search(SearchQuery("the", mode="keyword"))["total"] > 0
+
+
+def test_keyword_work_is_bounded_rarest_words_first(settings, monkeypatch):
+    import service.search as search_module
+
+    store = Store(settings.home)
+    seed(store)
+    index_pending(store, settings)
+    searcher = Searcher(store, settings)
+    query = SearchQuery("limitations treebanks hospital", mode="keyword")  # no passage holds all three
+    assert {h["paper_id"] for h in searcher.search(query)["results"]} == {
+        "arxiv:2401.00001", "arxiv:2401.00002", "arxiv:2401.00003"}
+    assert store.passages_matching(["limitations", "treebanks", "hospital"], cap=10) == {
+        "limitations": 3, "treebanks": 1, "hospital": 1}
+    # With room to score one match, the OR keeps the rarest word and drops the common one.
+    monkeypatch.setattr(search_module, "KEYWORD_SCAN_MAX", 1)
+    assert [h["paper_id"] for h in searcher.search(query)["results"]] == ["arxiv:2401.00001"]
+    # And a common word alone is scored over its newest match only.
+    newest = store.keyword_passages('"limitations"', kinds=("limitations",), scan_max=1)
+    assert len(newest) == 1 and newest[0]["paper_id"] == "arxiv:2401.00003"
+
+
+def test_a_large_index_reloads_in_the_background_and_never_shows_stale_rows(settings, monkeypatch):
+    import service.search as search_module
+
+    store = Store(settings.home)
+    seed(store)
+    index_pending(store, settings)
+    searcher = Searcher(store, settings)
+    assert searcher.search(SearchQuery("single hospital", mode="semantic"))["total"] > 0  # first load: waits
+    monkeypatch.setattr(search_module, "SYNC_LOAD_MAX_BYTES", 0)  # every later reload goes to the background
+    revised = {"arxiv:2401.00002": ("Clinical risk models", 2023, ["cs.LG", "stat.ML"], [
+        ("limitations", "Limitations", 8, "Wet-lab validation of the predicted risk scores is still missing.")])}
+    seed(store, revised, version=2)
+    index_pending(store, settings)
+
+    old_index = searcher._index
+    during = searcher.search(SearchQuery("cohort from a single hospital", mode="semantic"))["results"]
+    # The old index still holds the replaced chunk's vector; SQLite no longer knows it, so it is not shown.
+    assert all("single hospital" not in h["snippet"] for h in during)
+    for thread in [t for t in __import__("threading").enumerate() if t.name == "index-reload"]:
+        thread.join(timeout=30)
+    assert searcher._index is not old_index
+    after = searcher.search(SearchQuery("wet-lab validation of risk scores", mode="semantic"))["results"]
+    assert after[0]["paper_id"] == "arxiv:2401.00002" and "Wet-lab" in after[0]["snippet"]
+
+
 def test_at_most_two_hits_per_paper(settings):
     store = Store(settings.home)
     many = {"arxiv:2401.00009": ("Many caveats", 2024, ["cs.LG"], [
