@@ -471,15 +471,17 @@ def quota_misses(records, cases: list[Case], picks: list[list[int]], beta: float
                  params: RankParams | None = None) -> dict:
     """Digests where the ranker's own quota should have placed a pre-2010 / cross-field pick and did not:
     an eligible candidate (flag set, weighted relevance ≥ quota_relevance) existed, yet no pick has the flag."""
-    from service.ranker import score_parts
+    from service.ranker import score_candidates
 
     params = params or RankParams()
     miss = {"is_old": 0, "is_cross": 0}
     for case, chosen in zip(cases, picks):
-        parts = score_parts(glean_profile(records, case, beta), case.candidates, params)
+        scored = score_candidates(glean_profile(records, case, beta), case.candidates,
+                                  np.stack([c.vector for c in case.candidates]), params)
+        relevant = scored.relevance >= params.quota_relevance
         for flag in miss:
-            eligible = any(p[flag] and p["relevance"] >= params.quota_relevance for p in parts)
-            if eligible and not any(parts[k][flag] for k in chosen):
+            flags = getattr(scored, flag)
+            if (flags & relevant).any() and not flags[list(chosen)].any():
                 miss[flag] += 1
     return {"old_quota_missed": miss["is_old"], "cross_quota_missed": miss["is_cross"], "digests": len(cases)}
 
@@ -703,10 +705,18 @@ def time_rank(records, cases: list[Case], k: int, n: int, pool: int, beta: float
 
     rng = random.Random(SEED)
     profiles = [glean_profile(records, c, beta) for c in cases]
-    lists = [c.candidates if not pool or len(c.candidates) <= pool else rng.sample(c.candidates, pool)
-             for c in cases]
+    # As the service does it (service/picks.py): the day's candidate vectors are stacked once,
+    # and each user's call takes its rows of that matrix (the row selection is timed).
+    rows = [sorted(rng.sample(range(len(c.candidates)), pool)) if pool and len(c.candidates) > pool
+            else list(range(len(c.candidates))) for c in cases]
+    day_matrices = [np.stack([x.vector for x in c.candidates]) for c in cases]
+    lists = [[c.candidates[i] for i in r] for c, r in zip(cases, rows)]
     params = RankParams()
-    rank(profiles[0], lists[0], limit=k, params=params)  # warm up
+
+    def call(c: int) -> None:
+        rank(profiles[c], lists[c], limit=k, params=params, vectors=day_matrices[c][rows[c]])
+
+    call(0)  # warm up
     out = {"users": n, "candidates_mean": float(np.mean([len(lists[j % len(lists)]) for j in range(n)])),
            "target_s": 60, "load_1min_before": os.getloadavg()[0],
            "blas_threads_default": max((p.get("num_threads", 1) for p in threadpool_info()), default=1)}
@@ -717,16 +727,14 @@ def time_rank(records, cases: list[Case], k: int, n: int, pool: int, beta: float
     while j < n:
         t0, p0 = time.perf_counter(), time.process_time()
         for _ in range(min(block, n - j)):
-            c = j % len(cases)
-            rank(profiles[c], lists[c], limit=k, params=params)
+            call(j % len(cases))
             j += 1
         spent["default_threads"] += time.perf_counter() - t0
         cpu["default_threads"] += time.process_time() - p0
         with threadpool_limits(limits=1):
             t0, p0 = time.perf_counter(), time.process_time()
             for _ in range(block // 5):
-                c = j1 % len(cases)
-                rank(profiles[c], lists[c], limit=k, params=params)
+                call(j1 % len(cases))
                 j1 += 1
             spent["one_thread"] += time.perf_counter() - t0
             cpu["one_thread"] += time.process_time() - p0

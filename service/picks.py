@@ -78,6 +78,13 @@ class DayContext:
 
     now: datetime
     candidates: list[tuple[Candidate, str | None]]  # (candidate, published)
+    vectors: np.ndarray | None = None  # row i: candidates[i]'s vector, stacked once for every user
+
+    def __post_init__(self):
+        if self.vectors is None:
+            dimension = len(self.candidates[0][0].vector) if self.candidates else 0
+            self.vectors = (np.stack([c.vector for c, _ in self.candidates]) if self.candidates
+                            else np.zeros((0, dimension), dtype=np.float32))
 
 
 def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
@@ -106,16 +113,19 @@ def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
     return DayContext(now, candidates)
 
 
-def user_candidates(store: Store, context: DayContext, user: User, exclude: set[str]) -> list[Candidate]:
-    """The day's candidates for one user: new ones only since their last digest, nothing seen before."""
+def user_candidates(store: Store, context: DayContext, user: User,
+                    exclude: set[str]) -> tuple[list[Candidate], np.ndarray]:
+    """The day's candidates for one user (new ones only since their last digest, nothing seen
+    before) and their rows of the day's vector matrix."""
     last = store.last_delivery_day(user.id, "digest")
     since = context.now - timedelta(days=DEFAULT_NEW_DAYS)
     if last:
         since = max(since - timedelta(days=MAX_NEW_DAYS - DEFAULT_NEW_DAYS),
                     datetime.combine(date.fromisoformat(last), time(), timezone.utc))
     since_s = since.isoformat()
-    return [c for c, published in context.candidates
+    rows = [i for i, (c, published) in enumerate(context.candidates)
             if c.paper_id not in exclude and (c.pool != "new" or (published or "") >= since_s)]
+    return [context.candidates[i][0] for i in rows], context.vectors[rows]
 
 
 def _echo_targets(store: Store, scores: dict, dimension: int, settings: Settings) -> dict | None:
@@ -156,4 +166,5 @@ def picks_for(store: Store, settings: Settings, user: User, *, on: date | None =
     context = context or day_context(store, settings, moment(on))
     exclude = store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
     profile = build_profile(store, settings, user, context.now)
-    return rank(profile, user_candidates(store, context, user, exclude), limit=limit, params=params_from(settings))
+    candidates, vectors = user_candidates(store, context, user, exclude)
+    return rank(profile, candidates, limit=limit, params=params_from(settings), vectors=vectors)

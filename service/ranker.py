@@ -94,22 +94,44 @@ def relevance(profile: Profile, vectors: np.ndarray) -> tuple[np.ndarray, np.nda
     return rel, best
 
 
-def score_parts(profile: Profile, candidates: list[Candidate], params: RankParams) -> list[dict]:
-    rel, best = relevance(profile, np.stack([c.vector for c in candidates]))
-    parts = []
-    for c, r, b in zip(candidates, rel, best):
-        is_old = c.year is not None and c.year < CLASSIC_BEFORE
-        is_cross = c.pool == "cross-field" or (
-            bool(profile.home_fields) and not ({c.field, c.category} & profile.home_fields))
-        part = {"relevance": float(r), "trend_penalty": -profile.beta * c.trend,
-                "old_bonus": params.old_bonus if is_old else 0.0,
-                "cross_field_bonus": params.cross_bonus if is_cross else 0.0,
+@dataclass
+class Scored:
+    """Score parts of every candidate, as arrays (one row per candidate)."""
+
+    relevance: np.ndarray
+    nearest: np.ndarray  # index of the closest profile item, -1 when there is none
+    trend_penalty: np.ndarray
+    old_bonus: np.ndarray
+    cross_bonus: np.ndarray
+    is_old: np.ndarray
+    is_cross: np.ndarray
+
+    @property
+    def score(self) -> np.ndarray:
+        return self.relevance + self.trend_penalty + self.old_bonus + self.cross_bonus
+
+    def parts(self, i: int, profile: Profile) -> dict:
+        """The parts of candidate ``i`` as the picks show them."""
+        b = int(self.nearest[i])
+        return {"relevance": float(self.relevance[i]), "trend_penalty": float(self.trend_penalty[i]),
+                "old_bonus": float(self.old_bonus[i]), "cross_field_bonus": float(self.cross_bonus[i]),
+                "score": float(self.score[i]),
                 "nearest": profile.items[b].label if b >= 0 else None,
                 "nearest_kind": profile.items[b].kind if b >= 0 else None,
-                "is_old": is_old, "is_cross": is_cross}
-        part["score"] = part["relevance"] + part["trend_penalty"] + part["old_bonus"] + part["cross_field_bonus"]
-        parts.append(part)
-    return parts
+                "is_old": bool(self.is_old[i]), "is_cross": bool(self.is_cross[i])}
+
+
+def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.ndarray,
+                     params: RankParams) -> Scored:
+    rel, best = relevance(profile, vectors)
+    is_old = np.array([c.year is not None and c.year < CLASSIC_BEFORE for c in candidates], dtype=bool)
+    home = profile.home_fields
+    is_cross = np.array([c.pool == "cross-field" or (bool(home) and c.field not in home and c.category not in home)
+                         for c in candidates], dtype=bool)
+    trend = np.array([c.trend for c in candidates], dtype=float)
+    return Scored(relevance=rel, nearest=best, trend_penalty=-profile.beta * trend,
+                  old_bonus=np.where(is_old, params.old_bonus, 0.0),
+                  cross_bonus=np.where(is_cross, params.cross_bonus, 0.0), is_old=is_old, is_cross=is_cross)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float,
@@ -118,35 +140,40 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float,
 
     At most ``cap`` of the items flagged in ``capped`` are taken.
     """
+    open_ = np.ones(len(scores), dtype=bool)
+    max_sim = np.zeros(len(scores))  # nothing picked yet: no redundancy
     chosen: list[int] = []
-    remaining = list(np.argsort(-scores))
-    max_sim = np.full(len(scores), -1.0)
     taken_capped = 0
-    while remaining and len(chosen) < k:
+    while len(chosen) < min(k, len(scores)):
         if capped is not None and cap is not None and taken_capped >= cap:
-            remaining = [i for i in remaining if not capped[i]]
-            if not remaining:
-                break
-        gains = [lam * scores[i] - (1 - lam) * (max_sim[i] if chosen else 0.0) for i in remaining]
-        pick = remaining.pop(int(np.argmax(gains)))
+            open_ &= ~capped
+        if not open_.any():
+            break
+        gains = np.where(open_, lam * scores - (1 - lam) * max_sim, -np.inf)
+        pick = int(np.argmax(gains))
         chosen.append(pick)
+        open_[pick] = False
         taken_capped += int(capped[pick]) if capped is not None else 0
-        max_sim = np.maximum(max_sim, vectors @ vectors[pick])
+        similarity = vectors @ vectors[pick]
+        max_sim = similarity if len(chosen) == 1 else np.maximum(max_sim, similarity)
     return chosen
 
 
-def _apply_quota(chosen: list[int], parts: list[dict], flag: str, minimum: int, min_rel: float,
-                 protected: set[int]) -> list[int]:
-    have = sum(parts[i][flag] for i in chosen)
-    eligible = [i for i in np.argsort([-p["score"] for p in parts])
-                if parts[i][flag] and parts[i]["relevance"] >= min_rel and i not in chosen]
-    for candidate in eligible[:max(0, minimum - have)]:
-        # Replace the weakest pick that does not itself fill a quota.
-        replaceable = [i for i in reversed(chosen) if not parts[i][flag] and i not in protected]
-        if not replaceable:
+def meet_quota(chosen: list[int], flag: np.ndarray, minimum: int, eligible: np.ndarray, scores: np.ndarray,
+               keeps=lambda trial: True) -> list[int]:
+    """Swap the best eligible flagged candidates in for the lowest-scored unflagged picks until
+    ``minimum`` picks carry ``flag``; ``keeps(trial)`` says whether a swap keeps the other rules."""
+    chosen = list(chosen)
+    for candidate in np.argsort(-scores):
+        if int(flag[chosen].sum()) >= minimum:
             break
-        chosen[chosen.index(replaceable[0])] = int(candidate)
-        protected.add(int(candidate))
+        if not (flag[candidate] and eligible[candidate]) or candidate in chosen:
+            continue
+        for drop in sorted((j for j in chosen if not flag[j]), key=lambda j: scores[j]):
+            trial = [int(candidate) if j == drop else j for j in chosen]
+            if keeps(trial):
+                chosen = trial
+                break
     return chosen
 
 
@@ -169,24 +196,34 @@ def reason(c: Candidate, p: dict, window_days: int) -> str:
     return f"close to {about}"
 
 
-def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10,
-         params: RankParams | None = None) -> list[Pick]:
+def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10, params: RankParams | None = None,
+         vectors: np.ndarray | None = None) -> list[Pick]:
+    """The ``limit`` best picks, best first. ``vectors`` (the candidates' vectors stacked, row i for
+    candidate i) saves stacking them again when the caller already has the matrix."""
     params = params or RankParams()
     if not candidates or limit <= 0:
         return []
-    parts = score_parts(profile, candidates, params)
-    scores = np.array([p["score"] for p in parts])
-    vectors = np.stack([c.vector for c in candidates])
+    if vectors is None:
+        vectors = np.stack([c.vector for c in candidates])
+    scored = score_candidates(profile, candidates, vectors, params)
+    scores = scored.score
+    is_old = scored.is_old
     max_old = max(params.min_old, int(np.ceil(params.max_old_share * limit)))
-    chosen = mmr(scores, vectors, limit, params.mmr_lambda, capped=np.array([p["is_old"] for p in parts]),
-                 cap=max_old)
-    protected: set[int] = set()
-    chosen = _apply_quota(chosen, parts, "is_old", params.min_old, params.quota_relevance, protected)
-    chosen = _apply_quota(chosen, parts, "is_cross", params.min_cross, params.quota_relevance, protected)
+    chosen = mmr(scores, vectors, limit, params.mmr_lambda, capped=is_old, cap=max_old)
+    relevant = scored.relevance >= params.quota_relevance
+    chosen = meet_quota(chosen, is_old, params.min_old, relevant, scores)
+    # The cross-field quota must not undo the classics rules: keep at least the classics the
+    # list has (up to min_old) and at most max_old of them.
+    floor = min(params.min_old, int(is_old[chosen].sum()))
+    chosen = meet_quota(chosen, scored.is_cross, params.min_cross, relevant, scores,
+                        keeps=lambda trial: floor <= int(is_old[trial].sum()) <= max_old)
     chosen.sort(key=lambda i: -scores[i])
-    return [Pick(paper_id=candidates[i].paper_id, title=candidates[i].title, year=candidates[i].year,
-                 score=round(float(scores[i]), 4), relevance=round(parts[i]["relevance"], 4),
-                 trend=round(candidates[i].trend, 4),
-                 parts={k: round(v, 4) for k, v in parts[i].items() if isinstance(v, float)},
-                 reason=reason(candidates[i], parts[i], params.window_days), pool=candidates[i].pool)
-            for i in chosen]
+    picks = []
+    for i in chosen:
+        parts = scored.parts(i, profile)
+        c = candidates[i]
+        picks.append(Pick(paper_id=c.paper_id, title=c.title, year=c.year, score=round(float(scores[i]), 4),
+                          relevance=round(parts["relevance"], 4), trend=round(c.trend, 4),
+                          parts={k: round(v, 4) for k, v in parts.items() if isinstance(v, float)},
+                          reason=reason(c, parts, params.window_days), pool=c.pool))
+    return picks

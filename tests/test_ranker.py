@@ -98,6 +98,50 @@ def test_classics_never_take_over():
     assert sum(p.year < 2010 for p in picks) == 3
 
 
+def test_the_cross_field_quota_never_evicts_the_only_classic():
+    # By score alone the list is new0, new1 and the classic; the cross-field quota then needs a slot.
+    new = [cand(f"new{i}", around(TOPIC, 0.02)) for i in range(2)]
+    old = cand("old", around(TOPIC, 0.3), year=1991, pool="classic")
+    neuro = cand("neuro", around(TOPIC, 0.45), pool="cross-field", field="neuroscience", category=None)
+    pure_score = RankParams(mmr_lambda=1.0)
+    assert [p.paper_id for p in rank(profile(), new + [old, neuro], limit=3,
+                                     params=RankParams(mmr_lambda=1.0, min_cross=0))][2] == "old"
+    ids = {p.paper_id for p in rank(profile(), new + [old, neuro], limit=3, params=pure_score)}
+    assert ids == {"new0", "old", "neuro"} or ids == {"new1", "old", "neuro"}
+
+
+def test_the_cross_field_quota_keeps_the_classics_cap():
+    # Three classics already fill the cap (30 % of 10); the only cross-field candidate is a classic too.
+    old = [cand(f"old{i}", around(TOPIC, 0.05), year=1990, pool="classic") for i in range(3)]
+    new = [cand(f"new{i}", around(TOPIC, 0.1)) for i in range(10)]
+    old_cross = cand("old-neuro", around(TOPIC, 0.2), year=1985, pool="cross-field", field="neuroscience",
+                     category=None)
+    picks = rank(profile(), old + new + [old_cross], limit=10)
+    assert sum(p.year < 2010 for p in picks) <= 3
+    # It may come in only in place of another classic, never on top of them.
+    assert len(picks) == 10
+
+
+def test_a_quota_replaces_the_lowest_scored_pick_not_the_last_chosen():
+    e = np.eye(DIM, dtype=np.float32)
+    me = Profile(items=[ProfileItem("A paper I loved", e[0], 1.0)], home_fields={"Computer science", "cs.LG"})
+    twins = [cand(f"twin{i}", unit(e[0] + 0.3 * e[3] + 0.01 * e[5 + i])) for i in range(3)]  # relevance .96
+    diverse = cand("diverse", unit(e[0] + 0.5 * e[2]))  # relevance .89, unlike the twins: MMR takes it second
+    neuro = cand("neuro", unit(0.4 * e[0] + e[3]), pool="cross-field", field="neuroscience", category=None)
+    plain = rank(me, twins + [diverse, neuro], limit=4, params=RankParams(min_old=0, min_cross=0, mmr_lambda=0.5))
+    assert {p.paper_id for p in plain} == {"twin0", "twin1", "twin2", "diverse"}
+    assert min(plain, key=lambda p: p.score).paper_id == "diverse"
+    picks = rank(me, twins + [diverse, neuro], limit=4, params=RankParams(min_old=0, mmr_lambda=0.5))
+    assert {p.paper_id for p in picks} == {"twin0", "twin1", "twin2", "neuro"}
+
+
+def test_precomputed_vectors_give_the_same_picks():
+    cands = [cand(f"c{i}", around(TOPIC, 0.3), trend=i / 20) for i in range(20)]
+    matrix = np.stack([c.vector for c in cands])
+    me = profile()
+    assert [p.paper_id for p in rank(me, cands, limit=5)] == [p.paper_id for p in rank(me, cands, limit=5, vectors=matrix)]
+
+
 def test_burst_scores_find_the_crowded_neighbourhood():
     now = datetime(2026, 11, 29, tzinfo=timezone.utc)
     ids, vectors, dates, cats = [], [], [], []
