@@ -131,7 +131,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, address: str, *, client=None, retries: int = 1, in_flight_per_thread: int = 2,
-                 deadline_grace_s: float = 30.0):
+                 deadline_grace_s: float = 30.0, embed_deadline_s: float = 600.0):
         from distributed import Client
         self.address = address
         self._own_client = client is None
@@ -139,6 +139,7 @@ class DaskExecutor:
         self.retries = retries
         self.in_flight_per_thread = in_flight_per_thread
         self.deadline_grace_s = deadline_grace_s
+        self.embed_deadline_s = embed_deadline_s
 
     def threads(self) -> int:
         workers = self.client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers() \
@@ -235,7 +236,19 @@ class DaskExecutor:
         futures = [self.client.submit(_embed_task, texts[i:i + batch_size], model, batch_size,
                                       key=f"glean-embed-{uuid.uuid4().hex}", pure=False, retries=self.retries)
                    for i in range(0, len(texts), batch_size)]
-        parts = self.client.gather(futures)  # raises if a batch failed twice: nothing is written
+        # The same guard as extraction's: a stuck worker must not hang the driver. One batch
+        # takes seconds even on a slow core, so embed_deadline_s per round of batches is generous.
+        deadline = self.embed_deadline_s * max(1.0, len(futures) / self.threads())
+        give_up_at = time.monotonic() + deadline
+        parts = []
+        try:
+            for future in futures:  # raises if a batch failed twice: nothing is written
+                parts.append(future.result(timeout=max(0.001, give_up_at - time.monotonic())))
+        except TimeoutError:
+            for future in futures:
+                future.cancel()
+            raise TimeoutError(f"embedding batches not back from the Dask cluster within {deadline:.0f} s: "
+                               "a worker is stuck or lost; nothing was written") from None
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def round_trip_ms(self, n: int = 50) -> list[float]:

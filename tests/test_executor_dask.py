@@ -263,6 +263,12 @@ def test_a_stuck_worker_runs_into_the_drivers_deadline(cluster, dask_executor):
         got = {key: result for key, result, _ in impatient.extract([("a", good), ("b", good)], timeout_s=0.5,
                                                                     memory_mb=1024)}
         waited = time.monotonic() - started
+        # Embedding has its own deadline: the batch is given up and nothing comes back half-done.
+        hurried = DaskExecutor(cluster.scheduler_address, client=client, embed_deadline_s=1.0)
+        embed_started = time.monotonic()
+        with pytest.raises(TimeoutError, match="nothing was written"):
+            hurried.embed(["a stuck worker"], model="all-MiniLM-L6-v2", batch_size=8)
+        assert time.monotonic() - embed_started < 15
     finally:
         for pid in worker_pids:
             os.kill(pid, signal.SIGCONT)
