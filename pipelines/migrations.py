@@ -237,4 +237,12 @@ MIGRATIONS: list[list[str]] = [
             used_at TEXT
         )""",
     ],
+    # 7: covering indexes for search. A search looks up 200–2,000 chunks by id, and their
+    # papers, only to filter them; the rows themselves are large (text and a vector, one
+    # page each), so at a million chunks those lookups went to disk. These indexes hold just
+    # the columns the filters read (tens of MB), which stay in memory.
+    [
+        "CREATE INDEX chunks_search ON chunks(id, paper_id, kind, section_title, page)",
+        "CREATE INDEX papers_search ON papers(id, year, field, source, categories)",
+    ],
 ]

@@ -442,29 +442,42 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
 
     def keyword_passages(self, match: str, *, kinds: tuple[str, ...], year_from: int | None = None,
                          year_to: int | None = None, category: str | None = None, source: str | None = None,
-                         limit: int = 200, scan_max: int | None = None) -> list[dict]:
+                         limit: int = 200, scan_max: int | None = None, ranked: bool = True) -> list[dict]:
         """BM25 over passage titles and text (FTS5 MATCH syntax in ``match``), best first, filtered.
 
         ``scan_max`` bounds the work: only the newest ``scan_max`` matching passages (by
         rowid, i.e. extraction order) are scored. bm25() reads each match's positions, so
         scoring every passage that holds a common word grows with the corpus.
         No snippet() here: it re-reads and re-tokenises each passage (≈ 0.7 ms each); the
-        searcher makes snippets for the few passages it shows.
+        searcher makes snippets for the few passages it shows. ``ranked=False`` skips BM25
+        (which reads every query word's whole posting list): the newest matches, newest first.
         """
         where, params = _paper_filters(year_from, year_to, category, source)
         kind_marks = ",".join("?" * len(kinds))
         papers_join = "JOIN papers p ON p.id = ps.paper_id " if where else ""  # only filters need it
+        score = "bm25(passages_fts, 2.0, 1.0)" if ranked else "NULL"
         inner = (f"SELECT ps.id AS passage_id, ps.paper_id, ps.kind, ps.title AS section, "
-                 f"ps.page_start AS page, bm25(passages_fts, 2.0, 1.0) AS bm25 "
+                 f"ps.page_start AS page, {score} AS bm25 "
                  f"FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid {papers_join}"
                  f"WHERE passages_fts MATCH ? AND ps.kind IN ({kind_marks}){where}")
         args = [match, *kinds, *params]
-        if scan_max is None:
+        if not ranked:
+            sql = f"{inner} ORDER BY passages_fts.rowid DESC LIMIT ?"
+        elif scan_max is None:
             sql = f"{inner} ORDER BY bm25 LIMIT ?"
         else:
             sql = f"SELECT * FROM ({inner} ORDER BY passages_fts.rowid DESC LIMIT ?) ORDER BY bm25 LIMIT ?"
             args.append(scan_max)
         return [dict(r) for r in self.query(sql, [*args, limit])]
+
+    def bm25_of(self, match: str, passage_ids: list[int]) -> dict[int, float]:
+        """BM25 (lower is better) of the given passages for ``match``; passages it misses are absent."""
+        if not passage_ids:
+            return {}
+        marks = ",".join("?" * len(passage_ids))
+        rows = self.query(f"SELECT rowid, bm25(passages_fts, 2.0, 1.0) FROM passages_fts "
+                          f"WHERE passages_fts MATCH ? AND rowid IN ({marks})", [match, *passage_ids])
+        return {r[0]: r[1] for r in rows}
 
     def passages_matching(self, terms: list[str], *, cap: int) -> dict[str, int]:
         """How many passages hold each term (a quoted FTS5 phrase), counted up to ``cap`` + 1.

@@ -224,19 +224,33 @@ class Searcher:
                 "results": [dict(vars(h)) for h in hits]}  # asdict() deep-copies: 3 ms a search
 
     def _keyword(self, query: SearchQuery, terms: list[str], kinds) -> list[dict]:
+        """Passages by BM25: those holding every word first, then those holding any rarer one.
+
+        BM25's cost grows with how common the words are: FTS5 reads the whole posting list
+        of every word in the query to weigh it, then scores every match. So each word is
+        first counted (cheaply, up to KEYWORD_SCAN_MAX). When some word is more common than
+        that, the passages holding every word are found without BM25 and then ordered by
+        BM25 over the rarer words only (a very common word weighs little in BM25 anyway:
+        its idf is low). benchmarks/bench_search.py measures what this costs and saves.
+        """
         if not terms:
             return []
         args = dict(kinds=kinds, year_from=query.year_from, year_to=query.year_to, category=query.category,
                     source=query.source, limit=CANDIDATES, scan_max=KEYWORD_SCAN_MAX)
-        rows = self.store.keyword_passages(fts_match(terms, "AND"), **args)
-        if len(rows) < query.limit and len(terms) > 1:
-            # Too few passages hold every word: rank those holding any of the rarer ones, after
-            # the ones holding all. Rarest first, as many as KEYWORD_SCAN_MAX matches allow: a
-            # word in a large share of the passages adds next to nothing to BM25 (its idf is
-            # near zero) and would cost the most to score.
-            counts = self.store.passages_matching(terms, cap=KEYWORD_SCAN_MAX)
+        counts = self.store.passages_matching(terms, cap=KEYWORD_SCAN_MAX)
+        informative = [t for t in terms if counts[t] <= KEYWORD_SCAN_MAX]
+        if len(informative) == len(terms):
+            rows = self.store.keyword_passages(fts_match(terms, "AND"), **args)
+        else:
+            rows = self.store.keyword_passages(fts_match(terms, "AND"), **{**args, "ranked": False})
+            if informative and len(rows) > 1:
+                scores = self.store.bm25_of(fts_match(informative, "OR"), [r["passage_id"] for r in rows])
+                rows.sort(key=lambda r: scores.get(r["passage_id"], 0.0))  # bm25: lower is better
+        if len(rows) < query.limit and informative and len(terms) > 1:
+            # Too few passages hold every word: add those holding any, rarest words first, as
+            # many words as KEYWORD_SCAN_MAX matches allow.
             rare, total = [], 0
-            for term in sorted(terms, key=lambda t: counts[t]):
+            for term in sorted(informative, key=lambda t: counts[t]):
                 if rare and total + counts[term] > KEYWORD_SCAN_MAX:
                     break
                 rare.append(term)
@@ -292,16 +306,17 @@ class Searcher:
             e["chunk"] = e["chunk"] or row["id"]
             rank += 1
         ordered = sorted(fused.items(), key=lambda kv: -kv[1]["score"])
-        papers = self.store.papers_by_id(list({k[0] for k, _ in ordered[:limit * 5]}))
         per_paper: dict[str, int] = {}
         shown = []
         for (paper_id, kind, section, page), e in ordered:
             if len(shown) >= limit:
                 break
-            if per_paper.get(paper_id, 0) >= HITS_PER_PAPER or paper_id not in papers:
+            if per_paper.get(paper_id, 0) >= HITS_PER_PAPER:
                 continue
             per_paper[paper_id] = per_paper.get(paper_id, 0) + 1
             shown.append(((paper_id, kind, section, page), e))
+        papers = self.store.papers_by_id(list(per_paper))
+        shown = [item for item in shown if item[0][0] in papers]  # a paper deleted meanwhile
         # Snippets only for what is shown: the passage's text around the query words when the
         # keyword side found it, else the best-matching chunk's text.
         texts = self.store.passage_texts([e["passage_id"] for _, e in shown if e["passage_id"] is not None])

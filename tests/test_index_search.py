@@ -145,6 +145,23 @@ def test_keyword_work_is_bounded_rarest_words_first(settings, monkeypatch):
     assert len(newest) == 1 and newest[0]["paper_id"] == "arxiv:2401.00003"
 
 
+def test_passages_holding_every_word_are_ordered_by_the_rarer_words_when_one_is_common(settings, monkeypatch):
+    import service.search as search_module
+
+    store = Store(settings.home)
+    extra = {"arxiv:2401.00010": ("Cohort study A", 2024, ["stat.ML"], [
+                 ("limitations", "Limitations", 3, "The cohort is small; the cohort is young; the cohort is local.")]),
+             "arxiv:2401.00011": ("Cohort study B", 2024, ["stat.ML"], [
+                 ("limitations", "Limitations", 3, "Follow-up of the cohort was short.")])}
+    seed(store, {**PASSAGES, **extra})  # B's passage is written after A's: newer
+    index_pending(store, settings)
+    monkeypatch.setattr(search_module, "KEYWORD_SCAN_MAX", 3)  # "limitations" (5 passages) counts as common
+    assert store.passages_matching(["limitations", "cohort"], cap=3) == {"limitations": 4, "cohort": 3}
+    found = Searcher(store, settings).search(SearchQuery("limitations cohort", mode="keyword"))["results"]
+    # Every passage holding both words, best BM25 for "cohort" first (not newest first).
+    assert [h["paper_id"] for h in found] == ["arxiv:2401.00010", "arxiv:2401.00011", "arxiv:2401.00002"]
+
+
 def test_a_large_index_reloads_in_the_background_and_never_shows_stale_rows(settings, monkeypatch):
     import service.search as search_module
 
