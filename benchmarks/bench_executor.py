@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
 import sys
 import time
@@ -66,7 +67,9 @@ def main() -> None:
     ap.add_argument("--pdfs", type=int, default=20)
     ap.add_argument("--abstracts", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--json-out", help="also write the figures to this file")
     args = ap.parse_args()
+    load_start = os.getloadavg()
     pdfs, texts = load_pdfs(args.pdfs), load_abstracts(args.abstracts)
     print(f"{len(pdfs)} PDFs ({sum(len(b) for _, b in pdfs) / 1e6:.1f} MB), {len(texts)} abstracts", flush=True)
     rows = {}
@@ -105,7 +108,11 @@ def main() -> None:
     print(f"\nscaling 2w/1w: extraction {two['extract']['papers_s'] / one['extract']['papers_s']:.2f}x, "
           f"embedding {two['embed']['papers_s'] / one['embed']['papers_s']:.2f}x")
     print(f"pages extracted per run: {one['extract']['pages']}, ok {one['extract']['ok']}/{len(pdfs)}")
+    print(f"1-min load average: {load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     print("raw:", json.dumps(rows, default=float))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"rows": rows, "load_start": load_start,
+                                                   "load_end": os.getloadavg()}, default=float, indent=1))
 
 
 if __name__ == "__main__":
