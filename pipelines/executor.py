@@ -9,7 +9,9 @@ touches the store or the index — the driver (extract_stage, index_stage) write
 results, in its own transactions, whatever the executor.
 
 On Dask, each extraction task runs the same sandbox as the local pool
-(``extract_in_sandbox``: a child process with a timeout and a memory cap), so a PDF
+(``extract_in_kept_sandbox``: a child process with a timeout and a memory cap, kept by
+the worker thread across tasks and recycled after 50 documents, because starting one per
+document cost more than most documents take), so a PDF
 that kills MuPDF kills only that child and the task returns a typed ``crashed`` /
 ``timeout`` / ``too_large`` result. A task that raises anyway is retried once
 (``retries``); a task whose Dask worker process dies under it is rescheduled by the
@@ -19,9 +21,10 @@ and the other documents go on. A task that never comes back (its worker frozen, 
 off while the scheduler still counts it alive) is cancelled once the driver's deadline
 has passed (``DaskExecutor.deadline_s``: (in_flight_per_thread + retries) × the sandbox
 timeout + ``deadline_grace_s``, 30 s) and recorded as ``timeout``, so a stuck worker
-never hangs the driver. Dask worker processes are daemonic by default; the task lifts
-that flag for the duration of the sandbox (its child is always reaped before the task
-returns), so no cluster configuration is needed.
+never hangs the driver. Dask worker processes are daemonic by default, and daemonic
+processes may not start children; the task lifts that flag while it runs the sandbox
+(whose child is itself daemonic, so it ends with the worker), so no cluster
+configuration is needed.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from .extract import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PAGES,
     ExtractResult,
-    extract_in_sandbox,
+    extract_in_kept_sandbox,
     extract_many,
 )
 from .extract import document as d
@@ -108,8 +111,8 @@ def _extract_task(data: bytes, timeout_s: float, memory_mb: int | None, max_byte
     if daemonic:                              # and daemonic processes may not start children
         process._config["daemon"] = False
     try:
-        return extract_in_sandbox(data, timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
-                                  max_pages=max_pages, extractor=extractor)
+        return extract_in_kept_sandbox(data, timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
+                                       max_pages=max_pages, extractor=extractor)
     finally:
         if daemonic:
             process._config["daemon"] = daemonic

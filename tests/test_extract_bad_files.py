@@ -98,6 +98,24 @@ def test_sandbox_single_document():
     assert elapsed_ms > 0
 
 
+def test_kept_sandbox_reuses_its_worker_and_replaces_a_dead_or_stuck_one():
+    from pipelines.extract import sandbox
+    from pipelines.extract.faults import misbehaving_extract
+
+    good = GOOD.read_bytes()
+    run = lambda data, timeout_s=60: sandbox.extract_in_kept_sandbox(data, timeout_s=timeout_s,
+                                                                     extractor=misbehaving_extract)
+    assert run(good)[0].status == "ok"
+    first = sandbox._kept.pool._workers[0].process.pid
+    assert run(good)[0].status == "ok"
+    assert sandbox._kept.pool._workers[0].process.pid == first  # no new process per document
+    assert run(DIE)[0].status == "crashed"
+    assert run(HANG, timeout_s=1)[0].status == "timeout"
+    result, _ = run(good)
+    assert result.status == "ok" and sandbox._kept.pool._workers[0].process.pid != first
+    sandbox._kept.pool.close()
+
+
 def test_sandbox_timeout_crash_and_memory_cap_then_the_pool_carries_on():
     good = GOOD.read_bytes()
     items = [

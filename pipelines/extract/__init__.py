@@ -18,7 +18,7 @@ from .document import (
     Section,
 )
 from .extractor import DEFAULT_MAX_BYTES, DEFAULT_MAX_PAGES, extract_pdf
-from .sandbox import extract_in_sandbox, extract_many
+from .sandbox import extract_in_kept_sandbox, extract_in_sandbox, extract_many
 from .serialize import to_json
 
 EXTRACTOR_VERSION = 1
@@ -33,6 +33,7 @@ __all__ = [
     "ExtractResult",
     "LimitationSpan",
     "Section",
+    "extract_in_kept_sandbox",
     "extract_in_sandbox",
     "extract_many",
     "extract_pdf",

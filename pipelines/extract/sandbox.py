@@ -16,6 +16,7 @@ The pool keeps going after any of these; the caller gets one typed result per it
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 import traceback
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -307,4 +308,46 @@ def extract_in_sandbox(
     raise AssertionError("extract_many yielded nothing for one item")  # unreachable
 
 
-__all__ = ["extract_in_sandbox", "extract_many"]
+_kept = threading.local()
+
+
+def extract_in_kept_sandbox(
+    data: bytes,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    extractor: Extractor = extract_pdf,
+) -> tuple[ExtractResult, float]:
+    """One document in this thread's long-lived sandbox worker: (result, elapsed_ms).
+
+    For callers that get documents one at a time (a Dask task): starting a fresh worker
+    per document (spawn, then importing PyMuPDF) costs more than most documents take.
+    The worker has the same caps as the pool's, is recycled after the same number of
+    documents, and is replaced when it is killed (timeout) or dies (crash).
+    """
+    if not timeout_s or timeout_s <= 0:
+        raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
+    options = {"max_bytes": max_bytes, "max_pages": max_pages}
+    config = (memory_mb, extractor, max_bytes, max_pages)
+    pool = getattr(_kept, "pool", None)
+    if pool is None or _kept.config != config:
+        if pool is not None:
+            pool.close()
+        pool = _kept.pool = _Pool(1, memory_mb, DEFAULT_MAX_TASKS_PER_WORKER, extractor, options)
+        _kept.config = config
+    if len(data) > max_bytes:
+        return failure(d.TOO_LARGE, f"{len(data)} bytes is over the {max_bytes}-byte cap"), 0.0
+    worker = pool.idle_worker()
+    if worker is None or not pool.submit(worker, 0, data):
+        return failure(d.CRASHED, "worker died before it took the document"), 0.0
+    if wait([worker.conn], timeout=timeout_s):
+        for _key, result, elapsed_ms in _collect(pool, worker):
+            return result, elapsed_ms
+    elapsed_ms = (time.monotonic() - worker.started) * 1000
+    pool.kill(worker)
+    return failure(d.TIMEOUT, f"no result within {timeout_s:g} s; worker killed"), elapsed_ms
+
+
+__all__ = ["extract_in_kept_sandbox", "extract_in_sandbox", "extract_many"]
