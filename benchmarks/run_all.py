@@ -18,9 +18,12 @@ HERE = Path(__file__).resolve().parent
 FULL = [
     ["bench_extract.py", "--repeats", "3", "--llm-repeats", "1"],
     ["bench_embed.py"],
-    ["bench_search.py"],
-    ["bench_ranker.py"],
+    ["bench_search.py", "--hybrid-sizes", "10000,100000,1000000"],
+    ["bench_retrieval.py"],
+    ["bench_ranker.py", "--sweep"],
     ["bench_digest.py", "--users", "10000"],
+    ["bench_executor.py"],
+    ["bench_index_compressed.py"],
 ]
 QUICK = [
     ["bench_extract.py", "--repeats", "1", "--llm-repeats", "0"],
@@ -28,6 +31,8 @@ QUICK = [
     ["bench_search.py", "--sizes", "10000,100000"],
     ["bench_ranker.py", "--users", "200"],
     ["bench_digest.py", "--users", "1000"],
+    ["bench_executor.py", "--pdfs", "10", "--abstracts", "200"],
+    ["bench_index_compressed.py", "--n", "100000"],
 ]
 
 
