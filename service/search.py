@@ -285,8 +285,9 @@ class Searcher:
         fused: dict[tuple, dict] = {}
 
         def entry(paper_id, kind, section, page) -> dict:
+            # passage_id: set when the keyword side found it; chunk: the id of its best chunk
             return fused.setdefault((paper_id, kind, section, page),
-                                    {"score": 0.0, "by": [], "passage_id": None, "chunk": None})  # chunk: the best chunk's id
+                                    {"score": 0.0, "by": [], "passage_id": None, "chunk": None})
 
         for rank, row in enumerate(keyword):
             e = entry(row["paper_id"], row["kind"], row["section"], row["page"])
