@@ -21,7 +21,8 @@ and the other documents go on. A task that never comes back (its worker frozen, 
 off while the scheduler still counts it alive) is cancelled once the driver's deadline
 has passed (``DaskExecutor.deadline_s``: (in_flight_per_thread + retries) × the sandbox
 timeout + ``deadline_grace_s``, 30 s) and recorded as ``timeout``, so a stuck worker
-never hangs the driver. Dask worker processes are daemonic by default, and daemonic
+never hangs the driver; embedding batches have the same kind of guard
+(``embed_deadline_s`` per round of batches), past which the batch fails whole. Dask worker processes are daemonic by default, and daemonic
 processes may not start children; the task lifts that flag while it runs the sandbox
 (whose child is itself daemonic, so it ends with the worker), so no cluster
 configuration is needed.

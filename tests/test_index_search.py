@@ -301,3 +301,22 @@ def test_page_escapes_hostile_titles(settings):
         page = client.get("/search", params={"q": "dataset seed", "mode": "keyword"}).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<b>one</b>" not in page
+
+
+def test_serve_threads_cap_torch_for_the_whole_process():
+    import threading
+
+    import torch
+
+    from pipelines.embedding import limit_cpu_threads
+
+    before = torch.get_num_threads()
+    try:
+        limit_cpu_threads(1)
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        worker.start()
+        worker.join()
+        assert torch.get_num_threads() == 1 and seen == [1]  # request threads start later and inherit it
+    finally:
+        limit_cpu_threads(before)
