@@ -24,7 +24,7 @@ from .records import Paper
 from .store_breadth import BreadthTables
 from .store_outbox import OutboxTables
 from .store_users import UserTables
-from .store_vectors import VectorTables
+from .store_vectors import VectorTables, one_of
 from .store_weekly import WeeklyTables
 
 
@@ -74,8 +74,19 @@ _NEEDS_PDF = ("p.pdf_url IS NOT NULL AND p.pdf_url != '' "
               "AND (d.paper_id IS NULL OR (d.status != 'ok' AND d.attempts < ?) "
               "     OR (d.status = 'ok' AND d.version < p.version))")
 _NEEDS_EXTRACTION = "e.paper_id IS NULL OR e.pdf_version < d.version OR e.extractor_version < ?"
-# One JSON list parameter instead of one placeholder per id: batches of any size stay one statement.
-_ONE_OF_IDS = "p.id IN (SELECT value FROM json_each(?))"
+
+
+def _narrowed(sql: str, params: list, *, paper_ids: list[str] | None, order: str,
+              limit: int | None) -> tuple[str, list]:
+    """``sql`` limited to ``paper_ids`` (papers aliased ``p``) when given, ordered, cut to ``limit``."""
+    if paper_ids is not None:
+        sql += f" AND {one_of('p.id')}"
+        params = [*params, json.dumps(paper_ids)]
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = [*params, limit]
+    return sql, params
 
 
 def _row_to_paper(row: sqlite3.Row) -> Paper:
@@ -309,14 +320,8 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
         """Papers with a PDF link and no cached PDF, fewest attempts first (only ``paper_ids``, if given)."""
         sql = ("SELECT p.* FROM papers p LEFT JOIN pdfs d ON d.paper_id = p.id "
                f"WHERE {_NEEDS_PDF}")
-        params: list = [max_attempts]
-        if paper_ids is not None:
-            sql += f" AND {_ONE_OF_IDS}"
-            params.append(json.dumps(paper_ids))
-        sql += " ORDER BY coalesce(d.attempts, 0), p.published DESC, p.id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = _narrowed(sql, [max_attempts], paper_ids=paper_ids, limit=limit,
+                                order="coalesce(d.attempts, 0), p.published DESC, p.id")
         return [_row_to_paper(r) for r in self.query(sql, params)]
 
     def full_text_backlog(self, *, max_attempts: int, extractor_version: int,
@@ -388,14 +393,7 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
                "JOIN pdfs d ON d.paper_id = p.id AND d.status = 'ok' "
                "LEFT JOIN extractions e ON e.paper_id = p.id "
                f"WHERE ({_NEEDS_EXTRACTION})")
-        params: list = [extractor_version]
-        if paper_ids is not None:
-            sql += f" AND {_ONE_OF_IDS}"
-            params.append(json.dumps(paper_ids))
-        sql += " ORDER BY p.id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = _narrowed(sql, [extractor_version], paper_ids=paper_ids, limit=limit, order="p.id")
         return [dict(r) for r in self.query(sql, params)]
 
     def save_extraction(self, paper_id: str, *, pdf_version: int, extractor_version: int, status: str,

@@ -19,7 +19,7 @@ def _blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
-def _one_of(column: str) -> str:
+def one_of(column: str) -> str:
     """``column`` is one of the ids in a JSON list parameter: one placeholder for a batch of any size."""
     return f"{column} IN (SELECT value FROM json_each(?))"
 
@@ -36,7 +36,7 @@ class VectorTables:
     def paper_texts(self, paper_ids: list[str] | None = None) -> list[dict]:
         """Every paper's id (or only ``paper_ids``') and the fields its vector is made from,
         with the hash it was made with."""
-        where, params = ("", []) if paper_ids is None else (f" WHERE {_one_of('p.id')}", [json.dumps(paper_ids)])
+        where, params = ("", []) if paper_ids is None else (f" WHERE {one_of('p.id')}", [json.dumps(paper_ids)])
         rows = self.query("SELECT p.id, p.title, p.abstract, p.venue, p.field, v.hash AS vector_hash "
                           f"FROM papers p LEFT JOIN paper_vectors v ON v.paper_id = p.id{where} ORDER BY p.id",
                           params)
@@ -55,7 +55,7 @@ class VectorTables:
     def passage_sources(self, paper_ids: list[str] | None = None) -> dict[str, dict]:
         """Per paper with passages or chunks (or only ``paper_ids``): its passages and the hash its
         chunks were made from."""
-        where, params = ("", []) if paper_ids is None else (f" WHERE {_one_of('paper_id')}", [json.dumps(paper_ids)])
+        where, params = ("", []) if paper_ids is None else (f" WHERE {one_of('paper_id')}", [json.dumps(paper_ids)])
         papers: dict[str, dict] = {}
         for r in self.query(f"SELECT paper_id, kind, title, page_start, text FROM passages{where} "
                             "ORDER BY paper_id, ord", params):

@@ -14,6 +14,7 @@ enough. β is a dial, not a wall: users do ask for what is hot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class Scored:
     is_old: np.ndarray
     is_cross: np.ndarray
 
-    @property
+    @cached_property
     def score(self) -> np.ndarray:
         return self.relevance + self.trend_penalty + self.old_bonus + self.cross_bonus
 
