@@ -66,7 +66,7 @@ def build(store: Store, n_papers: int, n_users: int, now: datetime, rng: np.rand
     for u in range(n_users):
         user, _ = create_user(store, f"user{u}@bench.test")
         reads = rng.choice(len(ids), 20, replace=False)
-        store.add_reads(user.id, [(ids[j], None, (now - timedelta(days=int(j) % 200)).isoformat()) for j in reads])
+        store.add_reads(user.id, [(ids[j], (now - timedelta(days=int(j) % 200)).isoformat()) for j in reads])
 
 
 def main() -> None:

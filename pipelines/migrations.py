@@ -245,4 +245,20 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX chunks_search ON chunks(id, paper_id, kind, section_title, page)",
         "CREATE INDEX papers_search ON papers(id, year, field, source, categories)",
     ],
+    # 8: ratings are feedback on a paper, not reading. "More like this" and "not for me" steer
+    # the profile but must not count as reading (history, breadth). Ratings move to their own
+    # table; a "not for me" was never a read, so those rows leave the reading history.
+    [
+        """CREATE TABLE ratings (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+            rated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, paper_id)
+        )""",
+        "INSERT INTO ratings (user_id, paper_id, rating, rated_at) "
+        "SELECT user_id, paper_id, rating, read_at FROM reads WHERE rating IS NOT NULL",
+        "DELETE FROM reads WHERE rating = -1",
+        "ALTER TABLE reads DROP COLUMN rating",
+    ],
 ]

@@ -71,7 +71,10 @@ def add_reads(store: Store, settings: Settings, user_id: int, refs: list[Referen
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     ids = list(dict.fromkeys(pid for _, pid in wanted))
     report.matched = ids
-    report.counts = store.add_reads(user_id, [(pid, rating, now) for pid in ids])
+    report.counts = store.add_reads(user_id, [(pid, now) for pid in ids])
+    if rating is not None:  # a rating given with the reads is feedback on those papers, kept apart
+        for pid in ids:
+            store.rate(user_id, pid, rating, now)
     return report
 
 

@@ -1,4 +1,4 @@
-"""The store's user tables: users, their reads and ratings, what was delivered to them, trend scores.
+"""The store's user tables: users, their reads, their ratings, what was delivered to them, trend scores.
 
 A mixin of :class:`pipelines.store.Store`. API tokens are stored only as SHA-256
 hashes; the token itself is shown once, when the user is created.
@@ -100,36 +100,54 @@ class UserTables:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM users WHERE id=?", (user_id,)).rowcount > 0
 
-    # -- reads ---------------------------------------------------------------------
+    # -- reads: what the user actually read ----------------------------------------------
 
-    def add_reads(self, user_id: int, reads: list[tuple[str, int | None, str]]) -> dict[str, int]:
-        """(paper_id, rating, read_at) rows; a repeat keeps the first date and takes a new rating."""
+    def add_reads(self, user_id: int, reads: list[tuple[str, str]]) -> dict[str, int]:
+        """(paper_id, read_at) rows; a repeat keeps the first date."""
         counts = {"new": 0, "updated": 0, "unchanged": 0}
         with self.transaction() as conn:
-            for paper_id, rating, read_at in reads:
-                row = conn.execute("SELECT rating FROM reads WHERE user_id=? AND paper_id=?",
-                                   (user_id, paper_id)).fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO reads (user_id, paper_id, read_at, rating) VALUES (?, ?, ?, ?)",
-                                 (user_id, paper_id, read_at, rating))
-                    counts["new"] += 1
-                elif rating is not None and row["rating"] != rating:
-                    conn.execute("UPDATE reads SET rating=? WHERE user_id=? AND paper_id=?",
-                                 (rating, user_id, paper_id))
-                    counts["updated"] += 1
-                else:
-                    counts["unchanged"] += 1
+            for paper_id, read_at in reads:
+                cur = conn.execute("INSERT OR IGNORE INTO reads (user_id, paper_id, read_at) VALUES (?, ?, ?)",
+                                   (user_id, paper_id, read_at))
+                counts["new" if cur.rowcount else "unchanged"] += 1
         return counts
 
     def reads(self, user_id: int) -> list[dict]:
-        rows = self.query("SELECT r.paper_id, r.read_at, r.rating, p.title, p.year FROM reads r "
-                          "JOIN papers p ON p.id = r.paper_id WHERE r.user_id=? ORDER BY r.read_at DESC, r.paper_id",
-                          (user_id,))
+        """The reading history, newest first; ``rating`` is the user's rating of the paper, if any."""
+        rows = self.query("SELECT r.paper_id, r.read_at, g.rating, p.title, p.year FROM reads r "
+                          "JOIN papers p ON p.id = r.paper_id "
+                          "LEFT JOIN ratings g ON g.user_id = r.user_id AND g.paper_id = r.paper_id "
+                          "WHERE r.user_id=? ORDER BY r.read_at DESC, r.paper_id", (user_id,))
         return [dict(r) for r in rows]
 
     def remove_read(self, user_id: int, paper_id: str) -> bool:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM reads WHERE user_id=? AND paper_id=?",
+                                (user_id, paper_id)).rowcount > 0
+
+    # -- ratings: "more like this" / "not for me", feedback kept apart from reading ---------
+
+    def rate(self, user_id: int, paper_id: str, rating: int, rated_at: str) -> dict[str, int]:
+        """Set the user's rating of a paper (+1 or -1); a new rating replaces the old one."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT rating FROM ratings WHERE user_id=? AND paper_id=?",
+                               (user_id, paper_id)).fetchone()
+            if row is not None and row["rating"] == rating:
+                return {"new": 0, "updated": 0, "unchanged": 1}
+            conn.execute("INSERT INTO ratings (user_id, paper_id, rating, rated_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (user_id, paper_id) DO UPDATE SET rating=excluded.rating, "
+                         "rated_at=excluded.rated_at", (user_id, paper_id, rating, rated_at))
+        return {"new": int(row is None), "updated": int(row is not None), "unchanged": 0}
+
+    def ratings(self, user_id: int) -> list[dict]:
+        rows = self.query("SELECT g.paper_id, g.rating, g.rated_at, p.title, p.year FROM ratings g "
+                          "JOIN papers p ON p.id = g.paper_id WHERE g.user_id=? ORDER BY g.rated_at DESC, g.paper_id",
+                          (user_id,))
+        return [dict(r) for r in rows]
+
+    def remove_rating(self, user_id: int, paper_id: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM ratings WHERE user_id=? AND paper_id=?",
                                 (user_id, paper_id)).rowcount > 0
 
     # -- deliveries: nothing is shown twice -----------------------------------------------

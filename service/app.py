@@ -27,6 +27,7 @@ from pipelines.store_users import User
 from .accounts import AccountError, clean_fields, user_for_token
 from .breadth import breadth_report
 from .digest import signer_for
+from .feedback import apply_feedback
 from .picks import current_clusters, picks_for
 from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
@@ -282,10 +283,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         user, paper = store.get_user(payload["u"]), store.get_paper(payload["paper"])
         if user is None or paper is None:
             return message_page(request, "Nothing to update", "That user or paper no longer exists.", status=404)
-        rating = {"more": 1, "not": -1}.get(payload["a"])
-        store.add_reads(user.id, [(paper.id, rating, datetime.now(timezone.utc).isoformat(timespec="seconds"))])
-        said = {"more": "We will look for more like it.", "not": "We will show you less like it.",
-                "read": "It is in your reading history now."}[payload["a"]]
+        said = apply_feedback(store, user.id, paper.id, payload["a"])
         return message_page(request, "Thanks, noted", f"“{paper.title}”: {said}")
 
     def paper_context(paper_id: str) -> dict:

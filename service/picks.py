@@ -36,24 +36,32 @@ def params_from(settings: Settings) -> RankParams:
 
 
 def build_profile(store: Store, settings: Settings, user: User, now: datetime) -> Profile:
+    """The reader's profile: reads weighted by recency, "more like this" ratings as positives,
+    "not for me" ratings as negatives, and their stated interests. Ratings steer the profile
+    but are not reading (they never count as reads in history or breadth)."""
     embedder = get_embedder(settings.embedding_model)
     reads = store.reads(user.id)
-    vectors = store.paper_vectors_for([r["paper_id"] for r in reads], embedder.dimension)
+    ratings = {r["paper_id"]: r for r in store.ratings(user.id)}
+    ids = list(dict.fromkeys([r["paper_id"] for r in reads] + list(ratings)))
+    vectors = store.paper_vectors_for(ids, embedder.dimension)
+    papers = store.papers_by_id(ids)
     items, negatives, home = [], [], set(user.categories)
     home |= {f for f in (field_of(c) for c in user.categories) if f}
-    papers = store.papers_by_id([r["paper_id"] for r in reads])
-    for r in reads:
-        vector = vectors.get(r["paper_id"])
-        paper = papers.get(r["paper_id"])
+    read_ids = {r["paper_id"] for r in reads}
+    for pid in ids:
+        vector, paper, rating = vectors.get(pid), papers.get(pid), ratings.get(pid, {}).get("rating")
         if vector is None or paper is None:
             continue
-        if r["rating"] == -1:
+        if rating == -1:
             negatives.append(vector)
             continue
-        age_days = max(0.0, (now - datetime.fromisoformat(r["read_at"])).total_seconds() / 86400)
-        weight = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS) * (1.5 if r["rating"] == 1 else 1.0)
-        items.append(ProfileItem(label=paper.title, vector=vector, weight=min(weight, 1.0)))
-        home |= {x for x in (paper.primary_category, paper.field, field_of(paper.primary_category)) if x}
+        when = next((r["read_at"] for r in reads if r["paper_id"] == pid), None) or ratings[pid]["rated_at"]
+        age_days = max(0.0, (now - datetime.fromisoformat(when)).total_seconds() / 86400)
+        weight = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS) * (1.5 if rating == 1 else 1.0)
+        items.append(ProfileItem(label=paper.title, vector=vector, weight=min(weight, 1.0),
+                                 kind="read" if pid in read_ids else "rated"))
+        if pid in read_ids:
+            home |= {x for x in (paper.primary_category, paper.field, field_of(paper.primary_category)) if x}
     if user.interests.strip():
         items.append(ProfileItem(label="your interests", vector=embedder.encode([user.interests])[0],
                                  weight=1.0, kind="interests"))
@@ -164,7 +172,8 @@ def picks_for(store: Store, settings: Settings, user: User, *, on: date | None =
               context: DayContext | None = None) -> list[Pick]:
     """The ranked picks for ``user`` on day ``on`` (default today), nothing delivered or read before."""
     context = context or day_context(store, settings, moment(on))
-    exclude = store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
+    exclude = (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
+               | {r["paper_id"] for r in store.ratings(user.id)})
     profile = build_profile(store, settings, user, context.now)
     candidates, vectors = user_candidates(store, context, user, exclude)
     return rank(profile, candidates, limit=limit, params=params_from(settings), vectors=vectors)

@@ -81,7 +81,7 @@ def user(store: Store, email: str):
 
 
 def read(store: Store, u, pids: list[str], when: datetime = NOW - timedelta(days=3)) -> None:
-    store.add_reads(u.id, [(pid, None, when.isoformat()) for pid in pids])
+    store.add_reads(u.id, [(pid, when.isoformat()) for pid in pids])
 
 
 def papers(store: Store, code: str, n: int, *, start: int = 0, when: datetime = NOW - timedelta(days=30)) -> list[str]:

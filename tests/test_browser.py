@@ -59,8 +59,8 @@ def server(tmp_path, make_settings):
     compute_trends(store, settings)
     user, _ = create_user(store, "ada@example.org", name="Ada", interests="mixture of experts and routing",
                           categories=["cs.LG"])
-    store.add_reads(user.id, [("arxiv:2401.00002", None, "2026-10-01T00:00:00+00:00"),
-                              ("arxiv:2611.00003", None, "2026-11-20T00:00:00+00:00")])
+    store.add_reads(user.id, [("arxiv:2401.00002", "2026-10-01T00:00:00+00:00"),
+                              ("arxiv:2611.00003", "2026-11-20T00:00:00+00:00")])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GLEAN_HOME": str(settings.home), "GLEAN_BASE_URL": base, "GLEAN_SECRET_KEY": "browser-test",

@@ -146,7 +146,8 @@ def test_feedback_links_verify_and_expire(mail_settings, store, smtp, capsys):
     more = re.search(r"More like this: https://glean\.test(/feedback\?t=\S+)", text).group(1)
     with TestClient(create_app(mail_settings, run_scheduler=False)) as client:
         assert client.get(more).status_code == 200
-        assert store.reads(user["id"])[0]["rating"] == 1
+        # "More like this" is a rating, not a read: it steers the profile, not the history.
+        assert store.ratings(user["id"])[0]["rating"] == 1 and store.reads(user["id"]) == []
         assert client.get(more[:-3] + "xyz").status_code == 400  # tampered
         expired = signer_for(mail_settings).sign("feedback", {"u": user["id"], "paper": "arxiv:2611.00002",
                                                               "a": "read"}, ttl_s=-1)
@@ -281,7 +282,7 @@ def test_monday_digests_carry_the_weekly_breadth_summary(mail_settings, store, s
     inbox, _ = smtp
     seed(store, mail_settings)
     user = add_user(mail_settings, capsys)
-    store.add_reads(user["id"], [("arxiv:2611.00002", None, TODAY.isoformat())])
+    store.add_reads(user["id"], [("arxiv:2611.00002", TODAY.isoformat())])
     monday = TODAY.date() - timedelta(days=TODAY.weekday())
     deliver(store, mail_settings, store.get_user(user["id"]), monday)
     text = inbox.parsed().get_body(("plain",)).get_content()

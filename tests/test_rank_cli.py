@@ -80,7 +80,7 @@ def test_nothing_delivered_or_read_comes_back(settings, store, capsys):
     index_pending(store, settings)
     user, _ = create_user(store, "ada@example.org", interests="mixture of experts")
     store.record_deliveries(user.id, ["doi:10.1162/neco.1991.3.1.79"], "digest", NOW.date().isoformat())
-    store.add_reads(user.id, [("url:neuro", None, NOW.isoformat())])
+    store.add_reads(user.id, [("url:neuro", NOW.isoformat())])
     main(["rank", "1", "--json"], env={"GLEAN_HOME": str(settings.home)})
     ids = {i["paper_id"] for i in json.loads(capsys.readouterr().out)["items"]}
     assert "doi:10.1162/neco.1991.3.1.79" not in ids and "url:neuro" not in ids
