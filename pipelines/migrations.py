@@ -261,4 +261,9 @@ MIGRATIONS: list[list[str]] = [
         "DELETE FROM reads WHERE rating = -1",
         "ALTER TABLE reads DROP COLUMN rating",
     ],
+    # 9: sessions that can end. The session cookie carries the user's session version;
+    # signing out (or "sign out everywhere") bumps it, so every older cookie stops working.
+    [
+        "ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0",
+    ],
 ]

@@ -1,4 +1,4 @@
-"""The store's weekly picks ("old paper of the week"), feed-token nonces and sign-in links."""
+"""The store's weekly picks ("old paper of the week"), feed-token nonces, session versions and sign-in links."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ class WeeklyTables:
         with self.transaction() as conn:
             conn.execute("UPDATE users SET feed_nonce = feed_nonce + 1 WHERE id=?", (user_id,))
         return self.feed_nonce(user_id)
+
+    # -- session versions: a cookie is good only while its version is the user's current one --
+
+    def session_version(self, user_id: int) -> int:
+        rows = self.query("SELECT session_version FROM users WHERE id=?", (user_id,))
+        return rows[0][0] if rows else -1
+
+    def bump_session_version(self, user_id: int) -> int:
+        """End every session of the user (sign out, "sign out everywhere")."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET session_version = session_version + 1 WHERE id=?", (user_id,))
+        return self.session_version(user_id)
 
     # -- single-use sign-in links --------------------------------------------------------
 
