@@ -5,6 +5,10 @@ lock on ``GLEAN_HOME/scheduler.lock`` runs the jobs; any other server on the sam
 folder serves HTTP only and keeps trying for the lock, so it takes over if the
 first one dies. Jobs have fixed ids, coalesce missed runs into one, never overlap,
 and jobs whose last run is older than their schedule run once at start-up.
+
+Jobs run in lanes, each with its own thread: the data pipelines (ingest, download,
+trend) one at a time in theirs, since each feeds the next; digests and the weekly
+pick in lanes of their own, so a slow or stuck ingest never holds back a mail.
 """
 
 from __future__ import annotations
@@ -82,12 +86,16 @@ def run_weekly_picks(store: Store, settings: Settings) -> None:
     run_stage(store, "old-paper", body)
 
 
+PIPELINES, DIGESTS, WEEKLY = "pipelines", "digests", "weekly"  # the lanes
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
     trigger: CronTrigger
     stage: str  # the runs-table source whose last success tells when it last ran
     run: Callable[[Store, Settings], None]
+    lane: str = PIPELINES  # jobs in one lane run one at a time; lanes run side by side
 
 
 def job_specs() -> list[JobSpec]:
@@ -104,10 +112,10 @@ def job_specs() -> list[JobSpec]:
         # anything downloaded but not yet read (or read by an older extractor) is extracted.
         JobSpec("download-pending", CronTrigger(hour=5, minute=7, timezone=utc), "download", run_downstream),
         # Every hour: the digests of users whose local hour has come, and retries of failed sends.
-        JobSpec("send-digests", CronTrigger(minute=0, timezone=utc), "digest", run_digests),
+        JobSpec("send-digests", CronTrigger(minute=0, timezone=utc), "digest", run_digests, lane=DIGESTS),
         # Mondays: the old paper of the week, for the global feed and for every user.
         JobSpec("old-paper-of-the-week", CronTrigger(day_of_week="mon", hour=6, minute=13, timezone=utc),
-                "old-paper", run_weekly_picks),
+                "old-paper", run_weekly_picks, lane=WEEKLY),
         # Trendiness of recent papers, recomputed daily for the ranker and the old-paper feed.
         JobSpec("compute-trend", CronTrigger(hour=4, minute=27, timezone=utc), "trend",
                 lambda store, settings: compute_trends(store, settings)),
@@ -191,8 +199,9 @@ class PipelineScheduler:
     def _start_if_lock_free(self) -> bool:
         if not self.lock.try_acquire():
             return False
+        lanes = {spec.lane for spec in self.specs} | {PIPELINES}
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1)},  # one pipeline at a time
+            executors={lane: ThreadPoolExecutor(1) for lane in lanes},  # one thread per lane
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
             timezone=timezone.utc,
         )
@@ -201,7 +210,7 @@ class PipelineScheduler:
             last_ok = self.store.source_summary(spec.stage)["last_ok_at"]
             catch_up = missed_since(spec.trigger, datetime.fromisoformat(last_ok) if last_ok else None, now)
             scheduler.add_job(spec.run, spec.trigger, args=(self.store, self.settings), id=spec.id,
-                              name=spec.id, replace_existing=True,
+                              name=spec.id, replace_existing=True, executor=spec.lane,
                               **({"next_run_time": now} if catch_up else {}))
             if catch_up:
                 log.info("job %s missed its schedule (last success: %s); running it now", spec.id, last_ok)

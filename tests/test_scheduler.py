@@ -78,3 +78,32 @@ def test_a_job_that_ran_recently_is_not_caught_up(settings):
     finally:
         sched.shutdown()
     assert calls == []
+
+
+def test_a_stuck_pipeline_does_not_hold_back_digests(settings):
+    from service.scheduler import DIGESTS
+    once_a_year = dict(month=1, day=1, hour=0, minute=1, timezone=UTC)  # runs only as a catch-up
+    release, ingest_started, digest_ran = threading.Event(), threading.Event(), threading.Event()
+
+    def stuck_ingest(store, settings):
+        ingest_started.set()
+        release.wait(30)
+
+    specs = [JobSpec("ingest", CronTrigger(**once_a_year), "probe-ingest", stuck_ingest),
+             JobSpec("digest", CronTrigger(**once_a_year), "probe-digest", lambda s, st: digest_ran.set(),
+                     lane=DIGESTS)]
+    sched = PipelineScheduler(settings, Store(settings.home), specs)
+    try:
+        sched._start_if_lock_free()
+        assert ingest_started.wait(10)
+        assert digest_ran.wait(10), "the digest job waited for a stuck ingest"
+    finally:
+        release.set()
+        sched.shutdown()
+
+
+def test_deliveries_have_lanes_of_their_own():
+    lanes = {s.id: s.lane for s in job_specs()}
+    assert lanes["send-digests"] != lanes["ingest-feeds"]
+    assert lanes["old-paper-of-the-week"] not in (lanes["send-digests"], lanes["ingest-arxiv"])
+    assert lanes["ingest-arxiv"] == lanes["ingest-feeds"] == lanes["download-pending"]  # one pipeline at a time

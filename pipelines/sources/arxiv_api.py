@@ -26,7 +26,7 @@ import arxiv
 import requests
 from lxml import etree
 
-from ..http import USER_AGENT, retry_after_seconds
+from ..http import USER_AGENT, request_deadline, retry_after_seconds, with_deadlines
 from ..ratelimit import RateLimiter, limiter_for
 from ..records import Paper, normalise_doi, split_arxiv_id
 from ..settings import Settings
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 CLASSIC_BEFORE_YEAR = 2010
+API_TOTAL_TIMEOUT_FACTOR = 4  # one answer (headers and body) may take this many times the socket timeout
 
 
 class MalformedFeedError(arxiv.ArxivError):
@@ -54,12 +55,22 @@ class ArxivSession(requests.Session):
         self.timeout = timeout
         self.backoff = backoff
         self.headers["User-Agent"] = USER_AGENT
+        with_deadlines(self)
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
         self.limiter.acquire()
         log.debug("arXiv request %s", url)
-        resp = super().request(method, url, *args, **kwargs)
+        total = self.timeout * API_TOTAL_TIMEOUT_FACTOR
+        with request_deadline(total) as deadline:
+            try:
+                resp = super().request(method, url, *args, **kwargs)  # not streamed: the body is read here
+            except requests.RequestException:
+                if not deadline.expired:
+                    raise
+            if deadline.expired:  # a trickling server, cut off (maybe mid-body): a timeout, not a reset
+                raise requests.ReadTimeout(f"arXiv's answer took longer than {total:g}s",
+                                           request=requests.Request(method, url))
         if resp.status_code in (429, 503):
             wait = retry_after_seconds(resp.headers.get("Retry-After"), default=self.backoff)
             log.warning("arXiv answered %s; waiting %.0fs before the next request", resp.status_code, wait)
