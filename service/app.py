@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Form, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,16 +24,16 @@ from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
 
-from .accounts import AccountError, clean_fields, user_for_token
+from .accounts import AccountError, clean_fields, rotate_token, user_for_token
 from .breadth import breadth_report
 from .digest import signer_for
-from .feedback import apply_feedback
+from .feedback import ACTIONS, apply_feedback, undo_feedback
 from .picks import current_clusters, picks_for
 from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
 from .sessions import session_user
 from .signing import BadSignature
-from .web import install_web
+from .web import install_web, render_page, session_context
 
 HERE = Path(__file__).resolve().parent
 
@@ -162,7 +162,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     app.state.scheduler = scheduler
     install_error_handlers(app)
 
-    templates = Jinja2Templates(directory=HERE / "templates")
+    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[session_context])
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     searcher = Searcher(store, settings)
     app.state.searcher = searcher
@@ -187,7 +187,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         for hit in context["results"]:
             hit["parts"] = snippet_parts(hit["snippet"], hit["highlights"])
         context["json_url"] = "/api/search" + (f"?{request.url.query}" if request.url.query else "")
-        return templates.TemplateResponse(request, "search.html", context)
+        return render_page(templates, request, "search.html", context)
 
     @app.get("/api/me", summary="The signed-in user (by bearer token)")
     def api_me(me: Me) -> dict:
@@ -206,6 +206,12 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         except AccountError as exc:
             raise StarletteHTTPException(400, str(exc)) from None
         return store.update_user(me.id, **values).public()
+
+    @app.post("/api/users/{user_id}/token", summary="Make a new API token; the old one stops working",
+              description="Answers the new token once: only its hash is kept.")
+    def api_new_token(user_id: int, me: Me) -> dict:
+        own(me, user_id)
+        return {"user": me.id, "token": rotate_token(store, me.id)}
 
     @app.get("/api/users/{user_id}/reads", summary="Your reading history")
     def api_reads(user_id: int, me: Me) -> dict:
@@ -248,8 +254,8 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     signer = app.state.signer
 
     def message_page(request: Request, heading: str, *lines: str, status: int = 200, **form) -> HTMLResponse:
-        return templates.TemplateResponse(request, "message.html", {"heading": heading, "lines": lines, **form},
-                                          status_code=status)
+        return render_page(templates, request, "message.html", {"heading": heading, "lines": lines, **form},
+                           status=status)
 
     @app.get("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
     def unsubscribe_confirm(request: Request, t: str = ""):
@@ -274,17 +280,49 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
             store.update_user(payload["u"], unsubscribed=True)
         return message_page(request, "You are unsubscribed", "No more digests will be sent to you.")
 
-    @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
-    def feedback(request: Request, t: str = ""):
+    def feedback_target(request: Request, t: str, purpose: str):
+        """(user, paper, action) of a signed feedback token, or the page saying why there is none."""
         try:
-            payload = signer.verify(t, "feedback")
+            payload = signer.verify(t, purpose)
         except BadSignature as exc:
-            return message_page(request, "This feedback link does not work", str(exc), status=400)
+            return None, message_page(request, "This feedback link does not work", str(exc), status=400)
         user, paper = store.get_user(payload["u"]), store.get_paper(payload["paper"])
-        if user is None or paper is None:
-            return message_page(request, "Nothing to update", "That user or paper no longer exists.", status=404)
-        said = apply_feedback(store, user.id, paper.id, payload["a"])
-        return message_page(request, "Thanks, noted", f"“{paper.title}”: {said}")
+        if user is None or paper is None or payload.get("a") not in ACTIONS:
+            return None, message_page(request, "Nothing to update", "That user or paper no longer exists.",
+                                      status=404)
+        return (user, paper, payload["a"]), None
+
+    @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
+    def feedback_confirm(request: Request, t: str = ""):
+        # A GET only asks: mail scanners follow every link in a digest, and must not rate papers.
+        target, problem = feedback_target(request, t, "feedback")
+        if problem:
+            return problem
+        _, paper, action = target
+        question = {"more": "Show more like this?", "not": "Not for you?", "read": "Mark as read?"}[action]
+        return message_page(request, question, f"“{paper.title}”", form_action=f"/feedback?t={t}",
+                            form_button={"more": "More like this", "not": "Not for me", "read": "Mark as read"}[action])
+
+    @app.post("/feedback", response_class=HTMLResponse, include_in_schema=False)
+    def feedback(request: Request, t: str = ""):
+        # The signed token is the authority (as for unsubscribe); the answer offers an undo.
+        target, problem = feedback_target(request, t, "feedback")
+        if problem:
+            return problem
+        user, paper, action = target
+        said = apply_feedback(store, user.id, paper.id, action)
+        undo = signer.sign("feedback-undo", {"u": user.id, "paper": paper.id, "a": action},
+                           settings.link_ttl_days * 86400)
+        return message_page(request, "Thanks, noted", f"“{paper.title}”: {said}",
+                            form_action="/feedback/undo", form_button="Undo", form_fields={"t": undo})
+
+    @app.post("/feedback/undo", response_class=HTMLResponse, include_in_schema=False)
+    def feedback_undo(request: Request, t: Annotated[str, Form()] = ""):
+        target, problem = feedback_target(request, t, "feedback-undo")
+        if problem:
+            return problem
+        user, paper, action = target
+        return message_page(request, "Undone", f"“{paper.title}”: {undo_feedback(store, user.id, paper.id, action)}")
 
     def paper_context(paper_id: str) -> dict:
         paper = store.get_paper(paper_id)
@@ -303,7 +341,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     @app.get("/papers/{paper_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def paper_page(request: Request, paper_id: str):
         context = paper_context(paper_id)
-        return templates.TemplateResponse(request, "paper.html", {**context, "json_url": f"/api/papers/{paper_id}"})
+        return render_page(templates, request, "paper.html", {**context, "json_url": f"/api/papers/{paper_id}"})
 
     @app.get("/healthz", summary="Liveness, schema version and the scheduler's state")
     def healthz() -> dict:

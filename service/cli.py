@@ -33,7 +33,7 @@ from pipelines.store import Store
 from pipelines.store_users import UserExists
 from pipelines.trend import compute_trends
 
-from .accounts import AccountError, create_user
+from .accounts import AccountError, create_user, rotate_token
 from .breadth import breadth_report
 from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
@@ -331,6 +331,11 @@ def cmd_users(args, settings: Settings) -> int:
             for key, value in user.public().items():
                 print(f"{key:13} {value}")
             print(f"{'reads':13} {len(reads)}")
+        return EXIT_OK
+    if args.action == "token":
+        token = rotate_token(store, user.id)
+        print(json.dumps({"user": user.id, "token": token}) if args.json else
+              f"new API token for user {user.id} <{user.email}> (shown once; the old one no longer works): {token}")
         return EXIT_OK
     store.remove_user(user.id)
     print(json.dumps({"removed": user.id}) if args.json else f"user {user.id} <{user.email}> removed")
@@ -664,7 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--timezone", default="UTC", help="IANA timezone, e.g. Europe/Berlin (default UTC)")
     add.add_argument("--hour", type=int, default=7, help="local hour of the daily digest, 0-23 (default 7)")
     add.add_argument("--anti-trend", type=float, help="0 (off) to 3 (strong); default: the deployment's")
-    for name, helptext in (("list", "list users"), ("show", "show one user"), ("remove", "remove a user")):
+    for name, helptext in (("list", "list users"), ("show", "show one user"), ("remove", "remove a user"),
+                           ("token", "make a new API token for a user; the old one stops working")):
         p = us_sub.add_parser(name, help=helptext)
         if name != "list":
             p.add_argument("user", help="user id or email")

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -21,27 +22,43 @@ SESSION_COOKIE = "glean_session"
 PRESESSION_COOKIE = "glean_csrf"  # protects the sign-in form itself, before there is a session
 SESSION_TTL = timedelta(days=30)
 SIGNIN_TTL = timedelta(minutes=15)
+_UNKNOWN = object()
 
 
 def session_user(request: Request) -> User | None:
+    """The signed-in user, or None; a cookie from before the user's last sign-out does not count."""
+    cached = getattr(request.state, "session_user", _UNKNOWN)  # the page, the nav and the guard ask: look once
+    if cached is _UNKNOWN:
+        cached = request.state.session_user = _cookie_user(request)
+    return cached
+
+
+def _cookie_user(request: Request) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     signer: Signer = request.app.state.signer
+    store: Store = request.app.state.store
     try:
         payload = signer.verify(token, "session")
     except BadSignature:
         return None
-    return request.app.state.store.get_user(payload["u"])
+    if payload.get("v") != store.session_version(payload["u"]):
+        return None  # signed out since (here or everywhere), or a cookie from before versions existed
+    return store.get_user(payload["u"])
 
 
-def start_session(response: Response, user: User, settings: Settings, signer: Signer) -> None:
-    token = signer.sign("session", {"u": user.id}, SESSION_TTL.total_seconds())
+def start_session(response: Response, user: User, settings: Settings, signer: Signer, store: Store) -> None:
+    token = signer.sign("session", {"u": user.id, "v": store.session_version(user.id)},
+                        SESSION_TTL.total_seconds())
     response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), httponly=True,
                         samesite="lax", secure=settings.base_url.startswith("https://"))
 
 
-def end_session(response: Response) -> None:
+def end_session(response: Response, store: Store, user: User | None) -> None:
+    """Forget the cookie here and make every copy of it (and the user's other sessions) worthless."""
+    if user is not None:
+        store.bump_session_version(user.id)
     response.delete_cookie(SESSION_COOKIE)
 
 
@@ -63,18 +80,32 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(403, "the form expired or came from elsewhere; reload the page and try again")
 
 
-def create_signin_link(store: Store, settings: Settings, signer: Signer, user: User) -> str:
+def local_path(target: str | None) -> str:
+    """``target`` if it is a path on this site, else "/": a ``next=`` must never lead elsewhere."""
+    target = target or "/"
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc
+            or any(ord(c) < 32 or ord(c) == 127 for c in target)):
+        return "/"
+    return target
+
+
+def create_signin_link(store: Store, settings: Settings, signer: Signer, user: User, next_path: str = "/") -> str:
     nonce = secrets.token_urlsafe(16)
     expires = datetime.now(timezone.utc) + SIGNIN_TTL
     store.create_signin_link(nonce, user.id, expires.isoformat())
-    token = signer.sign("signin", {"u": user.id, "n": nonce}, SIGNIN_TTL.total_seconds())
+    token = signer.sign("signin", {"u": user.id, "n": nonce, "next": local_path(next_path)},
+                        SIGNIN_TTL.total_seconds())
     return settings.base_url.rstrip("/") + f"/signin/verify?t={token}"
 
 
-def redeem_signin_link(store: Store, signer: Signer, token: str) -> User:
-    """The user a magic link signs in, once; raises BadSignature when it is invalid, expired or used."""
+def redeem_signin_link(store: Store, signer: Signer, token: str) -> tuple[User, str]:
+    """The user a magic link signs in, once, and the local page to go on to.
+
+    Raises BadSignature when the link is invalid, expired or used.
+    """
     payload = signer.verify(token, "signin")
     user_id = store.use_signin_link(payload["n"], datetime.now(timezone.utc).isoformat())
     if user_id is None or user_id != payload["u"]:
         raise BadSignature("this sign-in link was already used or has expired; ask for a new one")
-    return store.get_user(user_id)
+    return store.get_user(user_id), local_path(payload.get("next"))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
+import time
+from collections import deque
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -37,3 +40,27 @@ def send_signin_mail(store: Store, settings: Settings, user: User, link: str) ->
     store.finish_compose(user.id, KIND, key, worker=worker, message_id=msg["Message-ID"], message=bytes(msg),
                          items=[], reason=None, now=now.isoformat())
     send_due(store, settings, only_user=user.id, now=now)
+
+
+class RateLimit:
+    """At most ``limit`` events per key in a sliding ``window_s``, in memory (one server process)."""
+
+    def __init__(self, limit: int, window_s: float, clock=time.monotonic):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self._events: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Count one event for ``key``; False (and not counted) when the key is over its limit."""
+        now = self.clock()
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - self.window_s:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            if len(self._events) > 10_000:  # forget idle keys so the table cannot grow without end
+                for idle in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window_s]:
+                    del self._events[idle]
+            return True

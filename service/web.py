@@ -6,12 +6,14 @@ context is also served as JSON (its "twin") by the API, built by the same code.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
+from fastapi import BackgroundTasks, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
@@ -20,25 +22,54 @@ from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
 
-from .accounts import AccountError, clean_fields
+from .accounts import AccountError, clean_fields, rotate_token
 from .atom import etag_for, old_paper_feed
 from .breadth import breadth_report
 from .chart import breadth_chart, chart_description
 from .old_paper import NothingToPick, history, iso_week, pick_old_paper
 from .picks import picks_for
 from .sessions import (
+    PRESESSION_COOKIE,
     check_csrf,
     create_signin_link,
     csrf_token,
     end_session,
+    local_path,
     redeem_signin_link,
     session_user,
     start_session,
 )
-from .signin import send_signin_mail
+from .signin import RateLimit, send_signin_mail
 from .signing import BadSignature, Signer
 
+log = logging.getLogger(__name__)
+
 FEED_TOKEN_TTL = 10 * 365 * 86400  # feed readers keep a URL for years; revocation is by nonce
+# Sign-in mails: a few per address (a typo, a slow inbox) and more per client (a shared
+# office address), per quarter hour; beyond that someone is flooding an inbox or probing.
+SIGNIN_PER_ADDRESS = 5
+SIGNIN_PER_CLIENT = 20
+SIGNIN_WINDOW_S = 15 * 60
+
+
+class SignInRequired(Exception):
+    """A page that needs a signed-in reader was opened by a signed-out browser."""
+
+
+def session_context(request: Request) -> dict:
+    """What every template knows (a context processor), so every page's navigation shows the session."""
+    user = session_user(request)
+    return {"me": user, "csrf": csrf_token(request)} if user else {"me": None}
+
+
+def render_page(templates: Jinja2Templates, request: Request, name: str, context: dict,
+                status: int = 200) -> HTMLResponse:
+    """A page with a CSRF token for its forms (a pre-session cookie when signed out)."""
+    response = templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **context},
+                                          status_code=status)
+    if getattr(request.state, "new_presession", None):
+        response.set_cookie(PRESESSION_COOKIE, request.state.new_presession, httponly=True, samesite="lax")
+    return response
 
 
 def feed_token(signer: Signer, store: Store, user: User) -> str:
@@ -91,19 +122,30 @@ def atom_response(request: Request, body: bytes, updated: str | None) -> Respons
 
 
 def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings: Settings, signer: Signer) -> None:
+    signin_per_address = RateLimit(SIGNIN_PER_ADDRESS, SIGNIN_WINDOW_S)
+    signin_per_client = RateLimit(SIGNIN_PER_CLIENT, SIGNIN_WINDOW_S)
+    app.state.signin_limits = (signin_per_address, signin_per_client)
+
     def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
-        user = session_user(request)
-        response = templates.TemplateResponse(
-            request, name, {"me": user, "csrf": csrf_token(request), **context}, status_code=status)
-        if getattr(request.state, "new_presession", None):
-            response.set_cookie("glean_csrf", request.state.new_presession, httponly=True, samesite="lax")
-        return response
+        return render_page(templates, request, name, context, status)
 
     def signed_in(request: Request) -> User:
         user = session_user(request)
         if user is None:
-            raise HTTPException(401, "sign in first: /signin")
+            raise SignInRequired()
         return user
+
+    @app.exception_handler(SignInRequired)
+    async def to_signin(request: Request, exc: SignInRequired):
+        # A browser goes to the sign-in page and, once signed in, back where it was; the API
+        # (current_user in app.py) keeps answering JSON 401s.
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(here, safe='')}", status_code=303)
+
+    def settings_context(user: User, **extra) -> dict:
+        feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
+        return {"active": "settings", "user": user.public(), "saved": False, "error": None, "feed_url": feed_url,
+                "new_token": None, "json_url": "/api/me", **extra}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
@@ -113,42 +155,85 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
                                            "json_url": f"/api/users/{user.id}/picks" if user else "/api/status"})
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
-    def signin_form(request: Request):
-        return page(request, "signin.html", {"active": "signin", "sent": False, "json_url": "/api/status"})
+    def signin_form(request: Request, next: str = "/"):
+        return page(request, "signin.html", {"active": "signin", "sent": False, "next": local_path(next),
+                                             "json_url": "/api/status"})
+
+    def mail_signin_link(address: str, next_path: str) -> None:
+        # Runs after the answer has gone out, so its time (a slow relay) says nothing about the address.
+        try:
+            user = store.find_user(address)
+            if user is not None:
+                send_signin_mail(store, settings, user, create_signin_link(store, settings, signer, user, next_path))
+        except Exception:
+            log.exception("could not send a sign-in mail")
 
     @app.post("/signin", response_class=HTMLResponse, include_in_schema=False)
-    def signin_request(request: Request, email: Annotated[str, Form()], csrf: Annotated[str, Form()] = ""):
+    def signin_request(request: Request, background: BackgroundTasks, email: Annotated[str, Form()],
+                       csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
         check_csrf(request, csrf)
-        user = store.find_user(email.strip())
-        if user is not None:
-            send_signin_mail(store, settings, user, create_signin_link(store, settings, signer, user))
+        address = email.strip()
+        client = request.client.host if request.client else "unknown"
+        if not signin_per_client.allow(client) or not signin_per_address.allow(address.lower()):
+            return page(request, "message.html", {
+                "heading": "Too many sign-in requests",
+                "lines": [f"Sign-in links were asked for too often; wait {SIGNIN_WINDOW_S // 60} minutes, then "
+                          "try again. A link already mailed to you still works for 15 minutes."]}, status=429)
+        if not address.isdigit():  # an email, never a user id typed into the form
+            background.add_task(mail_signin_link, address, local_path(next))
         # The same answer whether or not the address is known: no probing for accounts.
         return page(request, "signin.html", {"active": "signin", "sent": True, "json_url": "/api/status"})
 
     @app.get("/signin/verify", include_in_schema=False)
-    def signin_verify(request: Request, t: str = ""):
+    def signin_confirm(request: Request, t: str = ""):
+        # A GET only asks: mail scanners follow links, and must not use up (or use) a sign-in link.
         try:
-            user = redeem_signin_link(store, signer, t)
+            signer.verify(t, "signin")
         except BadSignature as exc:
             return page(request, "message.html", {"heading": "This sign-in link does not work",
                                                   "lines": [str(exc)]}, status=400)
-        response = RedirectResponse("/", status_code=303)
-        start_session(response, user, settings, signer)
+        return page(request, "message.html", {"heading": "Sign in to Glean?", "lines": [],
+                                              "form_action": "/signin/verify", "form_button": "Sign in",
+                                              "form_fields": {"t": t}})
+
+    @app.post("/signin/verify", include_in_schema=False)
+    def signin_verify(request: Request, t: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, csrf)
+        try:
+            user, next_path = redeem_signin_link(store, signer, t)
+        except BadSignature as exc:
+            return page(request, "message.html", {"heading": "This sign-in link does not work",
+                                                  "lines": [str(exc)]}, status=400)
+        response = RedirectResponse(next_path, status_code=303)
+        start_session(response, user, settings, signer, store)
         return response
 
     @app.post("/signout", include_in_schema=False)
     def signout(request: Request, csrf: Annotated[str, Form()] = ""):
         check_csrf(request, csrf)
         response = RedirectResponse("/", status_code=303)
-        end_session(response)
+        end_session(response, store, session_user(request))
         return response
+
+    @app.post("/settings/signout-everywhere", include_in_schema=False)
+    def signout_everywhere(request: Request, csrf: Annotated[str, Form()] = ""):
+        # Sessions carry the user's session version, so ending this one ends all of them.
+        user = signed_in(request)
+        check_csrf(request, csrf)
+        response = RedirectResponse("/signin", status_code=303)
+        end_session(response, store, user)
+        return response
+
+    @app.post("/settings/token", response_class=HTMLResponse, include_in_schema=False)
+    def new_api_token(request: Request, csrf: Annotated[str, Form()] = ""):
+        user = signed_in(request)
+        check_csrf(request, csrf)
+        return page(request, "settings.html", settings_context(user, new_token=rotate_token(store, user.id)))
 
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
     def settings_page(request: Request, saved: bool = False):
         user = signed_in(request)
-        feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
-        return page(request, "settings.html", {"active": "settings", "user": user.public(), "saved": saved,
-                                               "error": None, "feed_url": feed_url, "json_url": "/api/me"})
+        return page(request, "settings.html", settings_context(user, saved=saved))
 
     @app.post("/settings", include_in_schema=False)
     def settings_save(request: Request, csrf: Annotated[str, Form()] = "",
@@ -161,10 +246,7 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
             values = clean_fields(digest_hour=digest_hour, timezone=timezone_name, anti_trend=anti_trend,
                                   interests=interests, categories=categories.split(","))
         except AccountError as exc:
-            feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
-            return page(request, "settings.html", {"active": "settings", "user": user.public(), "saved": False,
-                                                   "error": str(exc), "feed_url": feed_url, "json_url": "/api/me"},
-                        status=400)
+            return page(request, "settings.html", settings_context(user, error=str(exc)), status=400)
         store.update_user(user.id, unsubscribed=subscribed is None, **values)
         return RedirectResponse("/settings?saved=true", status_code=303)
 

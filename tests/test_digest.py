@@ -146,6 +146,8 @@ def test_feedback_links_verify_and_expire(mail_settings, store, smtp, capsys):
     more = re.search(r"More like this: https://glean\.test(/feedback\?t=\S+)", text).group(1)
     with TestClient(create_app(mail_settings, run_scheduler=False)) as client:
         assert client.get(more).status_code == 200
+        assert store.ratings(user["id"]) == []  # a GET (a mail scanner) only asks
+        assert client.post(more).status_code == 200
         # "More like this" is a rating, not a read: it steers the profile, not the history.
         assert store.ratings(user["id"])[0]["rating"] == 1 and store.reads(user["id"]) == []
         assert client.get(more[:-3] + "xyz").status_code == 400  # tampered
