@@ -65,6 +65,23 @@ def normalise_doi(text: str) -> str:
 _TRACKING_PARAMS = re.compile(r"^(utm_.*|rss|af|ref|source)$", re.IGNORECASE)
 
 
+def web_url(text: str | None) -> str | None:
+    """``text`` if it is an absolute http(s) address, else None.
+
+    Only such addresses may become a paper's links: a feed's ``javascript:`` or ``data:``
+    link rendered as ``<a href>`` would run on Glean's own origin. Browsers ignore tabs,
+    newlines and leading blanks inside a scheme ("java\tscript:"), so any control
+    character or blank refuses the address outright.
+    """
+    if not text or any(ord(c) <= 32 or ord(c) == 127 for c in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    return text if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, drop fragments, tracking parameters and a trailing slash."""
     parts = urlsplit(url.strip())

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
+from pipelines.records import web_url
+
 ATOM = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM)
 
@@ -50,7 +52,7 @@ def old_paper_feed(picks: list[dict], *, base_url: str, self_url: str, title: st
         _el(entry, "updated", _rfc3339(pick["picked_at"]))
         _el(entry, "published", _rfc3339(pick["picked_at"]))
         page = base_url.rstrip("/") + "/papers/" + pick["paper_id"]
-        _el(entry, "link", rel="alternate", href=pick["abs_url"] or page, type="text/html")
+        _el(entry, "link", rel="alternate", href=web_url(pick["abs_url"]) or page, type="text/html")
         _el(entry, "link", rel="related", href=page, type="text/html", title="In Glean")
         for name in pick["authors"] or ["Unknown"]:
             _el(_el(entry, "author"), "name", name)

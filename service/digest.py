@@ -32,6 +32,7 @@ from .breadth import BreadthContext, breadth_context, breadth_report, summary_li
 from .picks import DayContext, day_context, moment, picks_for
 from .ranker import Pick
 from .signing import Signer, load_secret
+from .urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_env.filters["safe_url"] = safe_url  # links from stored data: http(s) only, checked again when rendered
 
 
 @dataclass

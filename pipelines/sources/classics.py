@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..records import Paper, normalise_doi, split_arxiv_id, stable_id
+from ..records import Paper, normalise_doi, split_arxiv_id, stable_id, web_url
 
 # arXiv opened in August 1991; the backfill walks from December 2009 down to here.
 ARXIV_FIRST_MONTH = (1991, 8)
@@ -45,6 +45,8 @@ def canon_entry_to_paper(entry: dict, number: int = 0) -> Paper:
     url = entry.get("url")
     if not (arxiv_id or doi or url):
         raise CanonError(f"canon entry #{number} ({entry['title']!r}) needs a doi, arxiv id or url")
+    if url and not web_url(url):
+        raise CanonError(f"canon entry #{number} ({entry['title']!r}): url must start with http:// or https://")
     if arxiv_id:
         link = f"https://arxiv.org/abs/{arxiv_id}"
     elif doi:

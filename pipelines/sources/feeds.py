@@ -17,7 +17,7 @@ from time import struct_time
 
 import feedparser
 
-from ..records import DOI_RE, Paper, normalise_doi, stable_id
+from ..records import DOI_RE, Paper, normalise_doi, stable_id, web_url
 
 
 class FeedListError(ValueError):
@@ -136,6 +136,8 @@ def entry_to_paper(entry, feed: FeedConfig, channel_venue: str | None = None) ->
     link = entry.get("link") or ""
     if not title or not (link or entry.get("id")):
         return None
+    if link and not web_url(link):
+        return None  # a javascript:, data: or relative link is refused with its entry, never stored
     doi = _entry_doi(entry)
     when = _entry_date(entry)
     abs_url = f"https://doi.org/{doi}" if doi and not link else link or None
