@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter, limiter_for
 from .records import Paper
 from .settings import Settings
 from .sources import arxiv_api, classics, feeds
-from .stages import Progress, StageReport, batched, run_stage
+from .stages import IN_REPORT, Progress, StageReport, batched, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _ingest_one_feed(store: Store, settings: Settings, feed: feeds.FeedConfig) -
             return {**outcome, "status": "not_modified"}
         parsed = feeds.parse_feed(fetched.body, feed)
     except (FetchError, feeds.HostileFeedError, feeds.NotAFeedError) as exc:
-        log.warning("feed %s failed: %s", feed.name, exc)
+        log.warning("feed %s failed: %s", feed.name, exc, extra=IN_REPORT)
         store.set_feed_state(feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"),
                              status="error", bozo=str(exc))
         return {**outcome, "status": "error", "error": str(exc), "failed": 1}

@@ -8,6 +8,8 @@ in a deployment fails loudly at start-up instead of half-way through a job.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -72,6 +75,16 @@ def _parse_executor(raw: str) -> str:
     match = _EXECUTOR.fullmatch(value)
     if not match or not 0 < int(match[2]) < 65536:
         raise ValueError("use 'local' or 'dask://host:port', e.g. dask://127.0.0.1:8786")
+    return value
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _parse_log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in _LOG_LEVELS:
+        raise ValueError(f"choose one of {', '.join(_LOG_LEVELS)}")
     return value
 
 
@@ -178,13 +191,15 @@ class Settings:
     digest_size: int = setting(8, _parse_positive_int, "Papers in one daily digest.")
     link_ttl_days: int = setting(30, _parse_positive_int,
                                  "Days a signed link in a mail (feedback, unsubscribe) stays valid.")
-    log_level: str = setting("INFO", str, "Logging level (DEBUG, INFO, WARNING, ERROR).")
+    log_level: str = setting("INFO", _parse_log_level, "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Settings":
         """Build settings from ``env`` (default: the process environment) over ``.env``."""
         merged = read_dotenv(dotenv if dotenv is not None else Path(".env"))
         merged.update(os.environ if env is None else env)
+        for warning in unknown_keys(merged):
+            log.warning("%s", warning)
         values: dict[str, Any] = {}
         for f in fields(cls):
             key = env_key(f.name)
@@ -199,6 +214,19 @@ class Settings:
 
 def env_key(name: str) -> str:
     return "GLEAN_" + name.upper()
+
+
+def unknown_keys(values: Mapping[str, str]) -> list[str]:
+    """A warning for each ``GLEAN_*`` key no setting reads: a typo (GLEAN_HOMEE) would
+    otherwise leave its setting at the default without a word."""
+    known = [env_key(f.name) for f in fields(Settings)]
+    warnings = []
+    for key in sorted(k for k in values if k.startswith("GLEAN_") and k not in known):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see glean --help for the settings"
+        warnings.append(f"unknown setting {key} is ignored: {hint}")
+    return warnings
+
 
 
 def documented_settings() -> list[tuple[str, str, str]]:

@@ -23,6 +23,18 @@ T = TypeVar("T")
 
 Progress = Callable[[int], None]
 
+# Marks a log record whose content the stage's report carries as well (its summary,
+# its error, a failed feed). A front end that prints the report (the CLI) drops
+# these records so that each line appears once; the server's log keeps them.
+IN_REPORT = {"in_report": True}
+
+
+class DropReported(logging.Filter):
+    """A handler filter that drops the records marked with :data:`IN_REPORT`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "in_report", False)
+
 
 class StageError(RuntimeError):
     """A stage stopped for a reason already put in words (e.g. a bulk driver's failed batch)."""
@@ -83,10 +95,11 @@ def run_stage(store: Store, source: str, body: Callable[[Counts, dict], None]) -
     except Exception as exc:  # recorded as a failed run, with what was done before it
         error = describe_error(exc)
         quiet = (arxiv.ArxivError, FetchError, StageError, requests.RequestException)  # no traceback needed
-        log.error("%s failed: %s", source, error, exc_info=not isinstance(exc, quiet))
+        log.error("%s failed: %s", source, error, exc_info=not isinstance(exc, quiet),
+                  extra=IN_REPORT if isinstance(exc, quiet) else None)
         store.finish_run(run_id, counts, error=error, details=details)
         return StageReport(source, counts, error, details)
     store.finish_run(run_id, counts, details=details)
     log.info("%s: %d new, %d updated, %d unchanged, %d failed",
-             source, counts.new, counts.updated, counts.unchanged, counts.failed)
+             source, counts.new, counts.updated, counts.unchanged, counts.failed, extra=IN_REPORT)
     return StageReport(source, counts, None, details)

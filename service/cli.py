@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
+import sqlite3
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from dataclasses import asdict
 from datetime import date, datetime, timezone
+from difflib import get_close_matches
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,13 +33,17 @@ from pipelines.settings import Settings, SettingsError, documented_settings
 from pipelines.sources.classics import CanonError
 from pipelines.sources.feeds import FeedListError
 from pipelines.sources.oai import SUPPORTED_PREFIXES
-from pipelines.stages import StageReport
+from pipelines.stages import DropReported, StageReport
 from pipelines.store import Store
 from pipelines.store_users import UserExists
+from pipelines.taxonomy import taxonomy
+
 from pipelines.trend import compute_trends
 
 from .accounts import AccountError, create_user, rotate_token
+from .accounts import clean_fields
 from .breadth import breadth_report
+
 from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
 from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
@@ -64,7 +73,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _anti_trend(text: str) -> float | str:
+    if text == "default":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 3, nor 'default'") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+    return int(text)
+
+
 def _year(text: str) -> int:
+
     try:
         value = int(text)
     except ValueError:
@@ -264,6 +289,8 @@ def cmd_search(args, settings: Settings) -> int:
     store = Store(settings.home)
     query = SearchQuery(q=args.query, where=args.where, year_from=args.year_from, year_to=args.year_to,
                         category=args.category, source=args.source, limit=args.limit, mode=args.mode)
+    if args.category:
+        _check_category_filter(store, args.category)
     try:
         answer = Searcher(store, settings).search(query)
     except SearchError as exc:
@@ -291,6 +318,31 @@ def cmd_search(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _categories(text: str) -> list[str]:
+    """A comma-separated list of arXiv categories, each one in the taxonomy."""
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    known = taxonomy()
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        hints = [f"{c} (did you mean {close[0]}?)" if (close := get_close_matches(c, known, n=1)) else c
+                 for c in unknown]
+        raise argparse.ArgumentTypeError(f"unknown arXiv categories: {', '.join(hints)}; use codes like "
+                                         f"cs.CL (arxiv.org/category_taxonomy)")
+    return codes
+
+
+def _check_category_filter(store: Store, category: str) -> None:
+    """A search's --category is an arXiv category or a field (a feed's, or a taxonomy's)."""
+    wanted = category.lower()
+    if category in taxonomy() or any(wanted == s.field.lower() for s in taxonomy().values()):
+        return
+    fields = {r[0].lower(): r[0] for r in store.query("SELECT DISTINCT field FROM papers WHERE field IS NOT NULL")}
+    if wanted not in fields:
+        some = ", ".join(sorted(fields.values())[:8]) or "none stored yet"
+        raise CommandError(f"unknown category or field {category!r}: give an arXiv category like cs.CL or a "
+                           f"field the papers carry ({some})")
+
+
 def _user_arg(store: Store, ref: str):
     user = store.find_user(ref)
     if user is None:
@@ -301,10 +353,9 @@ def _user_arg(store: Store, ref: str):
 def cmd_users(args, settings: Settings) -> int:
     store = Store(settings.home)
     if args.action == "add":
-        categories = args.categories.split(",") if args.categories else None
         try:
             user, token = create_user(store, args.email, name=args.name, interests=args.interests,
-                                      categories=categories, timezone=args.timezone, digest_hour=args.hour,
+                                      categories=args.categories, timezone=args.timezone, digest_hour=args.hour,
                                       anti_trend=args.anti_trend)
         except (AccountError, UserExists) as exc:
             raise CommandError(str(exc)) from None
@@ -313,6 +364,7 @@ def cmd_users(args, settings: Settings) -> int:
         else:
             print(f"user {user.id} <{user.email}> created; digest at {user.digest_hour}:00 {user.timezone}")
             print(f"API token (shown once, keep it): {token}")
+        _warn_if_nothing_to_rank_by(user, reads=0)
         return EXIT_OK
     if args.action == "list":
         users = store.users()
@@ -323,6 +375,8 @@ def cmd_users(args, settings: Settings) -> int:
             print(f"{u.id:4}  {u.email:32} {u.name or '':20} {u.digest_hour:02d}:00 {u.timezone}{flag}")
         return EXIT_OK
     user = _user_arg(store, args.user)
+    if args.action == "edit":
+        return _edit_user(args, store, user)
     if args.action == "show":
         reads = store.reads(user.id)
         if args.json:
@@ -337,9 +391,49 @@ def cmd_users(args, settings: Settings) -> int:
         print(json.dumps({"user": user.id, "token": token}) if args.json else
               f"new API token for user {user.id} <{user.email}> (shown once; the old one no longer works): {token}")
         return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError(f"not removing user {user.id} <{user.email}> without confirmation: "
+                               f"add --yes to remove them and their reads for good")
+        answer = input(f"remove user {user.id} <{user.email}> and their reads, for good? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return EXIT_FAILED
     store.remove_user(user.id)
     print(json.dumps({"removed": user.id}) if args.json else f"user {user.id} <{user.email}> removed")
     return EXIT_OK
+
+
+def _edit_user(args, store: Store, user) -> int:
+    given = {"name": args.name, "timezone": args.timezone, "digest_hour": args.digest_hour,
+             "interests": args.interests, "categories": args.categories}
+    if args.anti_trend not in (None, "default"):
+        given["anti_trend"] = args.anti_trend
+    try:
+        changes = clean_fields(**given)
+    except AccountError as exc:
+        raise CommandError(str(exc)) from None
+    if args.anti_trend == "default":
+        changes["anti_trend"] = None  # stored as NULL: the deployment's GLEAN_RANK_BETA applies
+    if not changes:
+        raise CommandError("nothing to change: give --name, --timezone, --digest-hour, --interests, "
+                           "--categories or --anti-trend")
+    user = store.update_user(user.id, **changes)
+    if args.json:
+        print(json.dumps(user.public()))
+    else:
+        shown = {**changes, "anti_trend": "default" if user.anti_trend is None else user.anti_trend} \
+            if "anti_trend" in changes else changes
+        print(f"user {user.id} <{user.email}> changed: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    _warn_if_nothing_to_rank_by(user, reads=len(store.reads(user.id)))
+    return EXIT_OK
+
+
+def _warn_if_nothing_to_rank_by(user, *, reads: int) -> None:
+    if not (user.interests or "").strip() and not reads:
+        print(f"glean: warning: user {user.id} has no interests and no reads, so their digest has nothing to "
+              f"go by: add --interests with glean users edit {user.id}, or reads with glean reads import "
+              f"{user.id} FILE.bib", file=sys.stderr)
 
 
 def cmd_reads(args, settings: Settings) -> int:
@@ -554,6 +648,13 @@ def cmd_serve(args, settings: Settings) -> int:
 # -- parser ---------------------------------------------------------------
 
 
+def _glean_version() -> str:
+    try:
+        return version("glean")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def _settings_help() -> str:
     lines = ["settings (environment, then .env, then default):"]
     lines += [f"  {key:26} {doc}" for key, _, doc in documented_settings()]
@@ -567,13 +668,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "feeds; reads limitations sections and appendices.",
         epilog=_settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens in detail")
+    parser.add_argument("--version", action="version", version=f"glean {_glean_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the HTTP API and the pipeline scheduler",
                            description="Run the HTTP API and, unless another server on the same data "
                                        "folder already does, the scheduler that runs the pipelines.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="serve HTTP only; the pipelines run elsewhere (cron, another server)")
     serve.set_defaults(func=cmd_serve)
@@ -665,15 +767,28 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     add.add_argument("--name")
     add.add_argument("--interests", help="free text: what you work on and care about")
-    add.add_argument("--categories", help="arXiv categories you follow, comma-separated (cs.CL,stat.ML)")
+    add.add_argument("--categories", type=_categories,
+                     help="arXiv categories you follow, comma-separated (cs.CL,stat.ML)")
     add.add_argument("--timezone", default="UTC", help="IANA timezone, e.g. Europe/Berlin (default UTC)")
     add.add_argument("--hour", type=int, default=7, help="local hour of the daily digest, 0-23 (default 7)")
     add.add_argument("--anti-trend", type=float, help="0 (off) to 3 (strong); default: the deployment's")
+    edit = us_sub.add_parser("edit", help="change a user's name, timezone, digest hour, interests, "
+                                          "categories or anti-trending strength")
+    edit.add_argument("user", help="user id or email")
+    edit.add_argument("--name")
+    edit.add_argument("--timezone", help="IANA timezone, e.g. Europe/Berlin")
+    edit.add_argument("--digest-hour", type=int, help="local hour of the daily digest, 0-23")
+    edit.add_argument("--interests", help="free text: what you work on and care about")
+    edit.add_argument("--categories", type=_categories, help="arXiv categories, comma-separated (cs.CL,stat.ML)")
+    edit.add_argument("--anti-trend", type=_anti_trend, metavar="{0..3,default}",
+                      help="0 (off) to 3 (strong), or default: the deployment's GLEAN_RANK_BETA")
     for name, helptext in (("list", "list users"), ("show", "show one user"), ("remove", "remove a user"),
                            ("token", "make a new API token for a user; the old one stops working")):
         p = us_sub.add_parser(name, help=helptext)
         if name != "list":
             p.add_argument("user", help="user id or email")
+    us_sub.choices["remove"].add_argument("--yes", action="store_true",
+                                          help="remove without asking (needed when not on a terminal)")
     for p in us_sub.choices.values():
         p.add_argument("--json", action="store_true", help="JSON output")
     us.set_defaults(func=cmd_users)
@@ -749,25 +864,117 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is at the time (tests swap it), one line a record.
+
+    Without --verbose it drops what the command prints itself (the stage summaries,
+    failed feeds) and leaves tracebacks out: the CLI says everything once, in a line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.verbose = False
+        self._drop_reported = DropReported()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always the current sys.stderr
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.verbose or self._drop_reported.filter(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.verbose or not record.exc_info:
+            return super().format(record)
+        plain = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(plain) + " (glean -v … shows the traceback)"
+
+
+def _setup_logging(args, level_name: str) -> None:
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    handler.verbose = args.verbose
+    level = logging.DEBUG if args.verbose else getattr(logging, level_name)
+    if getattr(args, "json", False) and not args.verbose:
+        level = logging.WARNING  # keep stderr quiet for scripts
+    root.setLevel(level)
+    # The arxiv package logs every page at INFO.
+    logging.getLogger("arxiv").setLevel(logging.NOTSET if args.verbose else logging.WARNING)
+
+
+_OS_ERROR_HINTS = {
+    errno.ENOENT: "no such file or folder: {path} (check the path; missing folders are not created)",
+    errno.EACCES: "permission denied: {path} (choose a place you may write, or fix its permissions)",
+    errno.EPERM: "permission denied: {path} (choose a place you may write, or fix its permissions)",
+    errno.EISDIR: "{path} is a folder: give a file name",
+    errno.ENOTDIR: "a part of {path} is a file, not a folder: check the path (and GLEAN_HOME)",
+    errno.EEXIST: "{path} exists and is not a folder: point GLEAN_HOME at a folder",
+    errno.ENOSPC: "no space left on the device holding {path}: free some space and run again",
+    errno.EROFS: "{path} is on a read-only file system: choose another place",
+}
+
+
+def describe_failure(exc: BaseException, settings: Settings | None) -> str:
+    """One line a user can act on, for a failure no command turned into a message itself."""
+    if isinstance(exc, OSError) and exc.errno in _OS_ERROR_HINTS:
+        return _OS_ERROR_HINTS[exc.errno].format(path=exc.filename or (settings and settings.home) or "a file")
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    if isinstance(exc, sqlite3.Error):
+        where = settings.home if settings else "GLEAN_HOME"
+        if "full" in str(exc):
+            return f"the disk holding the data folder {where} is full: free some space and run again"
+        return (f"the database in {where} failed ({exc}): if another glean runs on the same folder, "
+                f"wait for it and run again")
+    return f"unexpected {type(exc).__name__}: {exc} (run again with glean -v … for the traceback to report)"
+
+
+
+def _reader_went_away() -> int:
+    """stdout's reader stopped reading (``glean status | head -1``): end quietly, as Unix tools do."""
+    try:  # later writes (the final flush at exit) go nowhere instead of raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # a stdout with no file behind it (tests)
+    return 128 + 13  # killed by SIGPIPE, as the shell would report
+
+
 def main(argv: list[str] | None = None, *, env: dict | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings = None
+    # The command boundary: every failure leaves here as one line on stderr and a
+    # non-zero status. Commands raise CommandError for what the user can fix.
     try:
+        _setup_logging(args, "INFO")  # before the settings, so that their own warnings show
         settings = Settings.load(env=env)
-        level = logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
-        logging.basicConfig(level=level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        if not args.verbose:
-            logging.getLogger("arxiv").setLevel(logging.WARNING)  # the package logs every page at INFO
-        if getattr(args, "json", False) and not args.verbose:
-            logging.getLogger().setLevel(logging.WARNING)  # keep stderr quiet for scripts
-        return args.func(args, settings)
+        _setup_logging(args, settings.log_level)
+
+        code = args.func(args, settings)
+        sys.stdout.flush()  # inside the boundary: a closed pipe is noticed here, not at exit
+        return code
     except (SettingsError, FeedListError, CanonError, CommandError) as exc:
         print(f"glean: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("glean: interrupted; the next run continues where this one stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+    except Exception as exc:  # noqa: BLE001 — the one place that turns any failure into a message
+        logging.getLogger("glean").debug("the command failed", exc_info=True)  # the traceback, with -v
+        print(f"glean: {describe_failure(exc, settings)}", file=sys.stderr)
+        return EXIT_FAILED
+
 
 
 if __name__ == "__main__":

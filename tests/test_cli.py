@@ -103,3 +103,15 @@ def test_python_dash_m_service_is_the_same_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "service", "ingest", "--help"], capture_output=True,
                             text=True, cwd=tmp_path, env={**os.environ, "GLEAN_HOME": str(tmp_path)}, timeout=60)
     assert result.returncode == 0 and "--since" in result.stdout
+
+
+def test_each_line_appears_once_at_info(capsys, env, fakeweb):
+    fakeweb.add("/feeds/gone", Reply(404, b"gone"))
+    with open(env["GLEAN_FEEDS"], "a") as f:
+        f.write(f'\n[[feed]]\nname = "gone"\nurl = "{fakeweb.url("/feeds/gone")}"\nfield = "x"\n')
+    code = main(["ingest", "feeds"], env={**env, "GLEAN_LOG_LEVEL": "INFO"})
+    captured = capsys.readouterr()
+    lines = (captured.out + captured.err).splitlines()
+    assert code == 0
+    assert len([line for line in lines if "'gone'" in line or "feed gone" in line]) == 1, lines
+    assert len([line for line in lines if "new" in line and "unchanged" in line]) == 1, lines

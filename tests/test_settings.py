@@ -35,3 +35,21 @@ def test_every_setting_is_documented_in_the_readme():
     text = README.read_text()
     missing = [key for key, _, _ in documented_settings() if not re.search(rf"`{key}`", text)]
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_unknown_glean_keys_are_warned_about_with_the_closest_known_one(tmp_path, caplog):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("GLEAN_HOMEE=/srv/glean\n")
+    Settings.load(env={"GLEAN_ARXIV_DELAYY": "4", "GLEAN_ZZZ_UNRELATED": "1", "PATH": "/bin"}, dotenv=dotenv)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert "unknown setting GLEAN_HOMEE is ignored: did you mean GLEAN_HOME?" in warnings
+    assert "unknown setting GLEAN_ARXIV_DELAYY is ignored: did you mean GLEAN_ARXIV_DELAY?" in warnings
+    assert any(w.startswith("unknown setting GLEAN_ZZZ_UNRELATED is ignored") for w in warnings)
+    assert not any("PATH" in w for w in warnings)
+
+
+@pytest.mark.parametrize("raw, level", [("debug", "DEBUG"), (" Warning ", "WARNING")])
+def test_log_levels_are_checked(tmp_path, raw, level):
+    assert Settings.load(env={"GLEAN_LOG_LEVEL": raw}, dotenv=tmp_path / "none").log_level == level
+    with pytest.raises(SettingsError, match="GLEAN_LOG_LEVEL"):
+        Settings.load(env={"GLEAN_LOG_LEVEL": "LOUD"}, dotenv=tmp_path / "none")
