@@ -299,7 +299,10 @@ def cmd_search(args, settings: Settings) -> int:
         print(json.dumps(answer))
         return EXIT_OK
     if not answer["results"]:
-        print(f"no passages match {answer['query']!r}" +
+        active = {flag: value for flag, value in answer["filters"].items()
+                  if value is not None and (flag, value) != ("in", "all")}
+        filters = " with " + " ".join(f"--{flag} {value}" for flag, value in active.items()) if active else ""
+        print(f"no passages match {answer['query']!r}{filters}" +
               ("" if store.vector_count("chunks") else " (nothing is indexed yet: run glean index)"))
         return EXIT_OK
     bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("[", "]")
@@ -511,6 +514,8 @@ def cmd_rank(args, settings: Settings) -> int:
 
 def cmd_digest(args, settings: Settings) -> int:
     store = Store(settings.home)
+    outbox = settings.home / "outbox"
+    mail_before = set(outbox.glob("*.eml"))
     if args.all == bool(args.user):
         raise CommandError("give one USER, or --all")
     if args.all:
@@ -537,6 +542,7 @@ def cmd_digest(args, settings: Settings) -> int:
     for answer in answers:
         answer["items"] = [{k: i[k] for k in ("paper_id", "title", "year", "score", "relevance", "trend", "reason")}
                            for i in answer["items"]]
+    written = sorted(set(outbox.glob("*.eml")) - mail_before)
     if args.json:
         print(json.dumps(answers[0] if args.user else {"digests": answers}))
     else:
@@ -544,6 +550,13 @@ def cmd_digest(args, settings: Settings) -> int:
             extra = f" ({a['reason']})" if a.get("reason") else ""
             extra += f": {a['error']}" if a.get("error") else ""
             print(f"user {a['user']} {a['date']}: {a['status']}, {len(a['items'])} papers{extra}")
+            for n, item in enumerate(a["items"] if args.dry_run else [], 1):
+                print(f"  {n:2}. {item['title']} ({item['year'] or 'n.d.'})  [{item['paper_id']}]")
+                print(f"      why: {item['reason']}")
+        for path in written:
+            print(f"mail written to {path} (no SMTP server is set, GLEAN_SMTP_HOST; open it in a mail program)")
+        if any(a["status"] == "sent" for a in answers) and settings.smtp_host:
+            print(f"mail sent through {settings.smtp_host}:{settings.smtp_port}")
     failed = any(a["status"] == "send_failed" for a in answers)
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -605,7 +618,7 @@ def cmd_status(args, settings: Settings) -> int:
     store = Store(settings.home)
     state = health.status(store)
     if args.json:
-        print(json.dumps(state, indent=2))
+        print(json.dumps({"data_folder": str(settings.home), **state}, indent=2))
         return EXIT_OK
     print(f"data folder {settings.home}: {state['papers']['total']} papers "
           f"({', '.join(f'{k} {v}' for k, v in sorted(state['papers']['by_source'].items())) or 'none yet'})")
@@ -939,7 +952,15 @@ def describe_failure(exc: BaseException, settings: Settings | None) -> str:
 
 
 
+def _announce_new_data_folder(home: Path) -> None:
+    # Without GLEAN_HOME the folder is ./var wherever glean runs: say so once, when it appears.
+    default = home == Settings().home
+    why = " (GLEAN_HOME is not set, so it is ./var here; set GLEAN_HOME to keep one data folder)" if default else ""
+    print(f"glean: created the data folder {home}{why}", file=sys.stderr)
+
+
 def _reader_went_away() -> int:
+
     """stdout's reader stopped reading (``glean status | head -1``): end quietly, as Unix tools do."""
     try:  # later writes (the final flush at exit) go nowhere instead of raising again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -958,8 +979,10 @@ def main(argv: list[str] | None = None, *, env: dict | None = None) -> int:
         _setup_logging(args, "INFO")  # before the settings, so that their own warnings show
         settings = Settings.load(env=env)
         _setup_logging(args, settings.log_level)
-
+        home_existed = settings.home.exists()
         code = args.func(args, settings)
+        if not home_existed and settings.home.is_dir():
+            _announce_new_data_folder(settings.home)
         sys.stdout.flush()  # inside the boundary: a closed pipe is noticed here, not at exit
         return code
     except (SettingsError, FeedListError, CanonError, CommandError) as exc:

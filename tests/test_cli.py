@@ -115,3 +115,33 @@ def test_each_line_appears_once_at_info(capsys, env, fakeweb):
     assert code == 0
     assert len([line for line in lines if "'gone'" in line or "feed gone" in line]) == 1, lines
     assert len([line for line in lines if "new" in line and "unchanged" in line]) == 1, lines
+
+
+def test_status_and_a_first_run_say_where_the_data_folder_is(capsys, env, tmp_path):
+    fresh = {**env, "GLEAN_HOME": str(tmp_path / "fresh")}
+    code = main(["status", "--json"], env=fresh)
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["data_folder"] == str(tmp_path / "fresh")
+    assert f"created the data folder {tmp_path / 'fresh'}" in captured.err
+    code = main(["status"], env=fresh)
+    captured = capsys.readouterr()
+    assert f"data folder {tmp_path / 'fresh'}" in captured.out and "created" not in captured.err  # once
+
+
+def test_search_without_hits_names_its_filters(capsys, env):
+    code, out = run(capsys, env, "search", "anything", "--from", "2030", "--source", "arxiv")
+    assert code == 0 and "no passages match 'anything' with --from 2030 --source arxiv" in out
+
+
+@pytest.mark.slow
+def test_digest_dry_run_shows_the_picks_and_a_real_one_says_where_the_mail_went(capsys, settings, store):
+    from tests.test_digest import seed
+    seed(store, settings)
+    env = {"GLEAN_HOME": str(settings.home), "GLEAN_SECRET_KEY": "k"}
+    assert main(["users", "add", "ada@example.org", "--interests", "mixture of experts and routing"], env=env) == 0
+    capsys.readouterr()
+    code, out = run(capsys, env, "digest", "ada@example.org", "--dry-run")
+    assert code == 0 and "Mixture of experts without load balancing" in out and "why: " in out
+    code, out = run(capsys, env, "digest", "ada@example.org")
+    [eml] = list((settings.home / "outbox").glob("*.eml"))
+    assert code == 0 and f"mail written to {eml}" in out
