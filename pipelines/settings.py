@@ -191,6 +191,9 @@ class Settings:
     digest_size: int = setting(8, _parse_positive_int, "Papers in one daily digest.")
     link_ttl_days: int = setting(30, _parse_positive_int,
                                  "Days a signed link in a mail (feedback, unsubscribe) stays valid.")
+    max_request_bytes: int = setting(1_000_000, _parse_positive_int,
+                                     "Largest request body the server accepts, in bytes; larger ones get 413 "
+                                     "before anything is parsed or checked.")
     log_level: str = setting("INFO", _parse_log_level, "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod

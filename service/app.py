@@ -33,6 +33,7 @@ from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
 from .sessions import session_user
 from .signing import BadSignature
+from .security import BodySizeLimit, SecurityHeaders, install_access_log_redaction
 from .urls import safe_url
 from .web import install_web, render_page, session_context
 
@@ -145,19 +146,56 @@ def snippet_parts(snippet: str, highlights: list[list[int]]) -> list[dict]:
     return parts
 
 
+def api_operations(schema: dict) -> list[dict]:
+    """The OpenAPI schema flattened for the /docs page: one entry per path and method."""
+    components = schema.get("components", {}).get("schemas", {})
+
+    def type_of(spec: dict) -> str:
+        if "$ref" in spec:
+            return spec["$ref"].rsplit("/", 1)[-1]
+        if "enum" in spec:
+            return " | ".join(map(str, spec["enum"]))
+        if "anyOf" in spec:
+            return " | ".join(type_of(s) for s in spec["anyOf"])
+        if spec.get("type") == "array":
+            return f"list of {type_of(spec.get('items', {}))}"
+        return spec.get("type", "any")
+
+    operations = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            fields = components.get(type_of(body), {}).get("properties", {}) if body else {}
+            operations.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description", ""),
+                "parameters": [{"name": p["name"], "where": p["in"], "required": p.get("required", False),
+                                "type": type_of(p.get("schema", {})),
+                                "description": p.get("description") or p.get("schema", {}).get("description", "")}
+                               for p in op.get("parameters", [])],
+                "body": [{"name": name, "type": type_of(spec)} for name, spec in fields.items()],
+            })
+    return operations
+
+
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     store = Store(settings.home)
     scheduler = PipelineScheduler(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_access_log_redaction()  # after the server has set up its loggers
         if run_scheduler:
             scheduler.start()
         yield
         scheduler.shutdown()
 
-    app = FastAPI(title="Glean", version="0.1.0", lifespan=lifespan,
+    # docs_url=None: FastAPI's Swagger page loads its code from a CDN; /docs below is ours, served from here.
+    app = FastAPI(title="Glean", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Reading against the consensus: limitations, appendices, classics.")
+    # The last added runs first: headers go on everything, the 413 included.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.store = store
     app.state.scheduler = scheduler
@@ -349,8 +387,23 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
     def healthz() -> dict:
         return {"status": "ok", "schema_version": store.schema_version, "scheduler": scheduler.describe()}
 
-    @app.get("/api/status", summary="Per-source health (failing, stale, ok), papers and PDFs")
-    def api_status() -> dict:
-        return health.status(store)
+    @app.get("/api/status", summary="Per-source health (failing, stale, ok), papers and PDFs",
+             description="Mail problems name their recipients, so the public answer counts them; "
+                         "signed in (or with your token) you also see your own.")
+    def api_status(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+        answer = health.status(store)
+        problems = answer["mail"].pop("problems")
+        answer["mail"]["problem_count"] = len(problems)
+        try:
+            me = current_user(request, authorization)
+        except StarletteHTTPException:
+            return answer
+        answer["mail"]["my_problems"] = [p for p in problems if p["user_id"] == me.id]
+        return answer
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request):
+        return render_page(templates, request, "api_docs.html",
+                           {"operations": api_operations(app.openapi()), "json_url": "/openapi.json"})
 
     return app

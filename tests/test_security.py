@@ -3,6 +3,9 @@ the signing key, request sizes, hostile inputs and the access log."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from datetime import date
 
 import pytest
@@ -14,7 +17,9 @@ from pipelines.sources.feeds import FeedConfig, parse_feed
 from service.app import create_app
 from service.atom import old_paper_feed
 from service.digest import DigestItem, render, signer_for
+from service.security import RedactTokens
 from service.urls import safe_url
+from tests.test_web import sign_in, web  # noqa: F401 (fixture)
 
 HOSTILE_LINKS = ["javascript:alert(document.cookie)", "JavaScript:alert(1)", " javascript:alert(1)",
                  "java\tscript:alert(1)", "java\nscript:alert(1)", "data:text/html,<script>alert(1)</script>",
@@ -26,6 +31,14 @@ def client(make_settings, store):
     settings = make_settings(base_url="https://glean.test", secret_key="k")
     with TestClient(create_app(settings, run_scheduler=False), base_url="https://glean.test") as c:
         yield c
+
+
+@pytest.fixture
+def web_signed_in(web, store):
+    settings, client, _ = web
+    store.upsert_papers([Paper(id="url:hostile", title="Hostile", source="feed:j", abs_url="javascript:alert(1)")])
+    sign_in(settings, client)
+    return client
 
 
 # -- stored XSS through links from feeds ---------------------------------------------------------
@@ -88,3 +101,111 @@ def test_digest_mail_and_atom_never_carry_a_javascript_link(make_settings):
                             "reason": "r"}], base_url="https://glean.test", self_url="https://glean.test/f.atom",
                           title="t", feed_key="global")
     assert b"javascript:" not in feed
+
+
+# -- security headers on everything; nothing loads from another host ----------------------------------
+
+
+def test_every_kind_of_answer_carries_the_security_headers(client):
+    for path in ("/", "/search?q=x", "/signin", "/docs", "/openapi.json", "/api/status", "/api/me",
+                 "/static/glean.css", "/feeds/old-paper.atom", "/feeds/old-paper/forged.atom", "/nowhere"):
+        answer = client.get(path, follow_redirects=False)
+        csp = answer.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        assert "unsafe-inline" not in csp, path
+        assert answer.headers.get("x-content-type-options") == "nosniff", path
+
+
+def loads_from(html: str) -> list[str]:
+    """Addresses a page makes the browser fetch by itself: scripts, images, frames, stylesheets."""
+    found = re.findall(r'<(?:script|img|iframe|embed|source|audio|video)\b[^>]*\bsrc="([^"]*)"', html)
+    found += re.findall(r'<link\b[^>]*\bhref="([^"]*)"', html)
+    return found
+
+
+def test_no_page_loads_anything_from_another_host(web_signed_in):
+    client = web_signed_in
+    for path in ("/", "/search?q=limits", "/signin", "/docs", "/old-paper", "/settings", "/breadth",
+                 "/papers/url:hostile"):
+        html = client.get(path).text
+        for address in loads_from(html):
+            assert address.startswith("/") and not address.startswith("//"), (path, address)
+        assert "<script" not in html and " style=" not in html and "<style" not in html, path  # CSP would block them
+        assert "cdn" not in html.lower(), path
+
+
+def test_docs_describe_the_api_from_here(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/api/search" in page.text and "/api/users/{user_id}/token" in page.text and "Bearer" in page.text
+    assert client.get("/redoc").status_code == 404
+
+
+# -- /api/status: counts for everyone, details only for their owner ------------------------------------
+
+
+def test_public_status_names_no_recipient(make_settings, store):
+    from service.accounts import create_user
+
+    settings = make_settings(secret_key="k")
+    ada, token = create_user(store, "ada@example.org")
+    bob, _ = create_user(store, "bob@example.org")
+    for user in (ada, bob):
+        store.claim_compose(user.id, "digest", "2026-12-01", worker="w", now="2026-12-01T00:00:00+00:00",
+                            stale_before="2026-12-01T00:00:00+00:00")
+        store.finish_compose(user.id, "digest", "2026-12-01", worker="w", message_id=f"<m{user.id}@x>",
+                             message=b"x", items=[], reason=None, now="2026-12-01T00:00:00+00:00")
+        with store.transaction() as conn:  # the relay refused the address, which its error names
+            conn.execute("UPDATE outbox SET status='gave_up', last_error=? WHERE user_id=?",
+                         (f"550 <{user.email}> unknown user", user.id))
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        public = client.get("/api/status")
+        assert "@example.org" not in public.text
+        assert public.json()["mail"]["problem_count"] == 2
+        mine = client.get("/api/status", headers={"Authorization": f"Bearer {token}"}).json()["mail"]
+        assert [p["email"] for p in mine["my_problems"]] == ["ada@example.org"]
+        assert "bob@example.org" not in json.dumps(mine)
+
+
+# -- request bodies are capped before parsing and before auth ---------------------------------------
+
+
+def test_a_declared_oversized_body_is_refused_before_auth(make_settings, store):
+    settings = make_settings(secret_key="k", max_request_bytes=1000)
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        answer = client.post("/api/users/1/reads", content=b"x" * 5000, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert client.post("/signin", data={"email": "a" * 5000}).status_code == 413
+        # Under the cap, the request goes on to auth as before.
+        assert client.post("/api/users/1/reads", json={"ids": ["x"]}).status_code == 401
+
+
+def test_a_streamed_body_without_length_is_counted_and_cut_off(make_settings, store):
+    settings = make_settings(secret_key="k", max_request_bytes=1000)
+
+    def chunks():
+        for _ in range(50):
+            yield b"y" * 100
+
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        answer = client.post("/api/users/1/reads", content=chunks(), headers={"Content-Type": "application/json"})
+        assert answer.status_code == 413
+
+
+# -- the access log keeps no private token -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, logged", [
+    ("/feeds/old-paper/eyJ1IjoxfQ.c2ln.atom", "/feeds/old-paper/[redacted].atom"),
+    ("/feedback?t=eyJ1IjoxfQ.c2ln", "/feedback?[redacted]"),
+    ("/unsubscribe?t=eyJ1IjoxfQ.c2ln", "/unsubscribe?[redacted]"),
+    ("/signin/verify?t=eyJ1IjoxfQ.c2ln", "/signin/verify?[redacted]"),
+    ("/search?q=eyJ1IjoxfQ", "/search?q=eyJ1IjoxfQ"),
+    ("/feeds/old-paper.atom", "/feeds/old-paper.atom"),
+])
+def test_access_log_redacts_tokens(path, logged):
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+    assert RedactTokens().filter(record)
+    assert record.getMessage() == f'127.0.0.1:5000 - "GET {logged} HTTP/1.1" 200'
