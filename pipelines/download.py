@@ -13,7 +13,7 @@ import logging
 from .http import FetchError, fetch
 from .ratelimit import limiter_for
 from .settings import Settings
-from .stages import Progress, StageReport, run_stage
+from .stages import Progress, StageReport, announce, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def download_pdfs(store: Store, settings: Settings, *, limit: int | None = None,
         pending = store.papers_needing_pdf(max_attempts=settings.download_attempts, limit=limit,
                                            paper_ids=paper_ids)
         details["pending"] = len(pending)
+        announce(progress, len(pending), "download PDFs")
         for paper in pending:
             had_one = (store.pdf_record(paper.id) or {}).get("status") == "ok"
             limiter = limiter_for("arxiv", settings.arxiv_delay) if paper.id.startswith("arxiv:") else None

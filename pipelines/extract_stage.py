@@ -15,7 +15,7 @@ from typing import Iterator
 from .executor import Executor, executor_from_settings
 from .extract import EXTRACTOR_VERSION, ExtractResult
 from .settings import Settings
-from .stages import Progress, StageReport, run_stage
+from .stages import Progress, StageReport, announce, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def extract_pending(store: Store, settings: Settings, *, limit: int | None = Non
     def body(counts: Counts, details: dict) -> None:
         todo = store.papers_needing_extraction(EXTRACTOR_VERSION, limit, paper_ids=paper_ids)
         details["pending"] = len(todo)
+        announce(progress, len(todo), "extract")
         pdf_versions = {t["paper_id"]: t["pdf_version"] for t in todo}
         outcomes: Counter = Counter()
 

@@ -21,7 +21,7 @@ import numpy as np
 from .embedding import Embedder, chunk_text, get_embedder
 from .executor import Executor, executor_from_settings
 from .settings import Settings
-from .stages import Progress, StageReport, batched, run_stage
+from .stages import Progress, StageReport, announce, batched, run_stage
 from .store import Counts, Store
 from .vector_index import VectorIndex, choose_kind
 
@@ -67,6 +67,7 @@ def embed_papers(store: Store, embedder: Embedder, model: str, batch_size: int,
     """Embed papers whose text changed (only ``paper_ids``, if given); returns {paper_id: had a vector before}."""
     encode = _encoder(embedder, model, batch_size, executor)
     todo = papers_needing_vectors(store.paper_texts(paper_ids), model)
+    announce(progress, len(todo), "embed papers")
     for batch in batched(todo, batch_size * 4):
         vectors = encode([t[2] for t in batch])
         store.replace_paper_vectors([(pid, h, vec) for (pid, h, _, _), vec in zip(batch, vectors)])
@@ -100,6 +101,7 @@ def embed_chunks(store: Store, embedder: Embedder, model: str, batch_size: int,
     how many chunks were written."""
     encode = _encoder(embedder, model, batch_size, executor)
     changed = papers_needing_chunks(store.passage_sources(paper_ids), model)
+    announce(progress, len(changed), "embed passages")
     made = 0
     # A few papers at a time: one encode call over all their chunks keeps batches full.
     for group in batched(changed, 16):

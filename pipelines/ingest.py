@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter, limiter_for
 from .records import Paper
 from .settings import Settings
 from .sources import arxiv_api, classics, feeds
-from .stages import IN_REPORT, Progress, StageReport, batched, run_stage
+from .stages import IN_REPORT, Progress, StageReport, announce, batched, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def ingest_arxiv(store: Store, settings: Settings, *, since: datetime | None = N
         query = arxiv_api.category_query(settings.arxiv_categories, "lastUpdatedDate", start, now)
         details["query"] = query
         results = arxiv_api.fetch_results(client, query, max_results=settings.arxiv_max_results)
+        announce(progress, None, "arxiv")  # the API tells the total only inside the package
         high_water = checkpoint or ""
         for batch in batched(_parsed(results, settings, counts, "arxiv"), settings.arxiv_page_size):
             # Results come oldest-update first, so everything up to the newest
@@ -74,6 +75,7 @@ def ingest_classics(store: Store, settings: Settings, *, progress: Progress | No
 
     def body(counts: Counts, details: dict) -> None:
         canon = classics.load_canon(settings.canon)
+        announce(progress, None, "classics")
         canon_counts = store.upsert_papers(canon)
         counts.add(canon_counts)
         details["canon"] = canon_counts.as_dict()
@@ -111,6 +113,7 @@ def ingest_feeds(store: Store, settings: Settings, *, progress: Progress | None 
     def body(counts: Counts, details: dict) -> None:
         feed_list = feeds.load_feed_list(settings.feeds)
         per_feed = details["feeds"] = []
+        announce(progress, len(feed_list), "feeds")
         for feed in feed_list:
             outcome = _ingest_one_feed(store, settings, feed)
             per_feed.append(outcome)

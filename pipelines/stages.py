@@ -36,6 +36,17 @@ class DropReported(logging.Filter):
         return not getattr(record, "in_report", False)
 
 
+def announce(progress: Progress | None, total: int | None, what: str | None = None) -> None:
+    """Tell a progress display how many items this stage (or phase of it) will go through.
+
+    A display that can show a total has a ``start(total, what)`` method; a plain
+    callable is only ever told how many items were done.
+    """
+    start = getattr(progress, "start", None)
+    if start is not None:
+        start(total, what)
+
+
 class StageError(RuntimeError):
     """A stage stopped for a reason already put in words (e.g. a bulk driver's failed batch)."""
 

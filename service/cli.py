@@ -9,6 +9,9 @@ import logging
 import os
 import sqlite3
 import sys
+import threading
+import time
+
 from importlib.metadata import PackageNotFoundError, version
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -99,9 +102,67 @@ def _year(text: str) -> int:
     return value
 
 
-def _progress(description: str, total: int | None = None) -> tqdm:
-    # disable=None: bars on a terminal, silence in pipes, cron and CI logs.
-    return tqdm(total=total, desc=description, unit="item", disable=None, file=sys.stderr, leave=False)
+PROGRESS_LOG_EVERY_S = 10.0
+progress_log = logging.getLogger("glean.progress")
+
+
+class _Progress:
+    """Progress of a long command, given to a stage as its ``progress`` callable.
+
+    On a terminal: a bar, with a total once the stage announces one (``start``).
+    Elsewhere (a pipe, cron, CI): a line in the log every PROGRESS_LOG_EVERY_S
+    seconds, also while one slow item is under way, so a long run is never silent.
+    """
+
+    def __init__(self, description: str, total: int | None = None):
+        self.description, self.total, self.done = description, total, 0
+        self._began = time.monotonic()
+        self._bar = (tqdm(total=total, desc=description, unit=" items", file=sys.stderr, leave=False)
+                     if sys.stderr.isatty() else None)
+        self._stop = threading.Event()
+        self._ticker = None if self._bar else threading.Thread(target=self._tick, name="progress", daemon=True)
+
+    def __enter__(self) -> "_Progress":
+        if self._ticker:
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._ticker:
+            self._ticker.join()
+        if self._bar:
+            self._bar.close()
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar:
+            self._bar.update(n)
+
+    update = __call__
+
+    def start(self, total: int | None, what: str | None = None) -> None:
+        """A stage (or its next phase) goes through ``total`` items (None: not known)."""
+        self.total, self.done = total, 0
+        self.description = what or self.description
+        if self._bar:
+            self._bar.reset(total=total)
+            self._bar.set_description(self.description)
+
+    def reset(self, total: int | None = None) -> None:
+        self.start(total)
+
+    def line(self) -> str:
+        of = f" of {self.total} ({self.done / self.total:.0%})" if self.total else ""
+        return f"{self.description}: {self.done}{of} items done, {time.monotonic() - self._began:.0f}s so far"
+
+    def _tick(self) -> None:
+        while not self._stop.wait(PROGRESS_LOG_EVERY_S):
+            progress_log.info("%s", self.line())
+
+
+def _progress(description: str, total: int | None = None) -> _Progress:
+    return _Progress(description, total)
 
 
 def _print_report(report: StageReport) -> None:
@@ -119,7 +180,7 @@ def _print_report(report: StageReport) -> None:
 def cmd_ingest(args, settings: Settings) -> int:
     store = Store(settings.home)
     with _progress(f"ingest {args.source}") as bar:
-        reports = ingest(store, settings, args.source, since=args.since, progress=bar.update)
+        reports = ingest(store, settings, args.source, since=args.since, progress=bar)
     if args.json:
         if len(reports) == 1:
             print(json.dumps(reports[0].as_json()))
@@ -145,7 +206,7 @@ def cmd_backfill(args, settings: Settings) -> int:
     if args.batch is not None:
         options["batch_size"] = args.batch
     with _progress(f"backfill {args.source}") as bar:
-        report = drive(store, settings, progress=bar.update, announce=lambda total: bar.reset(total=total),
+        report = drive(store, settings, progress=bar, announce=lambda total: bar.start(total),
                        **options)
     if args.json:
         print(json.dumps(report.as_json()))
@@ -182,7 +243,7 @@ def _backfill_arxiv(args, settings: Settings) -> int:
         with _progress(f"backfill {args.source}") as bar:
             report = backfill_arxiv(store, settings, from_year=args.from_year, until_year=args.until,
                                     set_spec=args.set, metadata_prefix=args.format or DEFAULT_OAI_FORMAT,
-                                    progress=bar.update)
+                                    progress=bar)
     except ValueError as exc:  # the range or format is unusable; the harvest never started
         raise CommandError(str(exc)) from None
     if args.json:
@@ -198,7 +259,7 @@ def _backfill_arxiv(args, settings: Settings) -> int:
 def cmd_download(args, settings: Settings) -> int:
     store = Store(settings.home)
     with _progress("download PDFs") as bar:
-        report = download_pdfs(store, settings, limit=args.limit, progress=bar.update)
+        report = download_pdfs(store, settings, limit=args.limit, progress=bar)
     if args.json:
         print(json.dumps(report.as_json()))
     else:
@@ -215,7 +276,7 @@ def cmd_extract(args, settings: Settings) -> int:
     if args.pending:
         store = Store(settings.home)
         with _progress("extract") as bar:
-            report = extract_pending(store, settings, limit=args.limit, progress=bar.update)
+            report = extract_pending(store, settings, limit=args.limit, progress=bar)
         if args.json:
             print(json.dumps(report.as_json()))
         else:
@@ -271,7 +332,7 @@ def _print_extraction(name: str, result, elapsed_ms: float) -> None:
 def cmd_index(args, settings: Settings) -> int:
     store = Store(settings.home)
     with _progress("embed") as bar:
-        report = index_pending(store, settings, rebuild=args.rebuild, progress=bar.update)
+        report = index_pending(store, settings, rebuild=args.rebuild, progress=bar)
     if args.json:
         print(json.dumps(report.as_json()))
         return EXIT_OK if report.ok else EXIT_FAILED

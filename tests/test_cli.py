@@ -145,3 +145,36 @@ def test_digest_dry_run_shows_the_picks_and_a_real_one_says_where_the_mail_went(
     code, out = run(capsys, env, "digest", "ada@example.org")
     [eml] = list((settings.home / "outbox").glob("*.eml"))
     assert code == 0 and f"mail written to {eml}" in out
+
+
+def test_a_long_command_in_a_pipe_logs_its_progress_with_a_total(capsys, env, fakeweb, monkeypatch):
+    from pipelines.records import Paper
+    from pipelines.store import Store
+    from service import cli
+    Store(env["GLEAN_HOME"]).upsert_papers([Paper(id="feed:slow", title="slow", source="feed:x",
+                                                  pdf_url=fakeweb.url("/slow.pdf"))])
+    monkeypatch.setattr(cli, "PROGRESS_LOG_EVERY_S", 0.05)
+    fakeweb.add("/slow.pdf", Reply(body=b"%PDF-1.4 slow", delay=1.0))
+    code = main(["download"], env=env)
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "download PDFs: 0 of 1 (0%) items done" in err  # said while the one PDF was under way
+
+
+def test_stages_announce_their_totals(store, settings, fakeweb):
+    from pipelines.download import download_pdfs
+    from pipelines.records import Paper
+    fakeweb.add("/p1", Reply(body=b"%PDF-1.4"))
+    fakeweb.add("/p2", Reply(body=b"%PDF-1.4"))
+    store.upsert_papers([Paper(id=f"feed:{n}", title=str(n), source="feed:x", pdf_url=fakeweb.url(f"/p{n}"))
+                         for n in (1, 2)])
+    seen = []
+
+    class Recorder:
+        def __call__(self, n):
+            seen.append(n)
+
+        def start(self, total, what):
+            seen.append((total, what))
+    download_pdfs(store, settings, progress=Recorder())
+    assert seen == [(2, "download PDFs"), 1, 1]
