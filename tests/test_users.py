@@ -52,7 +52,7 @@ def test_users_cli_add_list_show_remove(settings, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["users", "add", "bob@example.org", "--timezone", "Moon/Base"], env=env) == 2
     assert "unknown timezone" in capsys.readouterr().err
-    assert main(["users", "remove", "1"], env=env) == 0
+    assert main(["users", "remove", "1", "--yes"], env=env) == 0  # not a terminal: no question, --yes
     assert main(["users", "show", "1"], env=env) == 2
 
 
