@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .files import create_private_file, lock_down, private_folder, write_private
 from .migrations import MIGRATIONS
 from .records import Paper
 from .store_breadth import BreadthTables
@@ -127,8 +127,9 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
 
     def __init__(self, home: Path):
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        lock_down(self.home)  # 0700, and files from older versions tightened to 0600
         self.db_path = self.home / "glean.sqlite3"
+        create_private_file(self.db_path)  # SQLite gives its -wal and -shm files this file's mode
         self.pdf_dir = self.home / "pdfs"
         self.index_dir = self.home / "index"
         self._local = threading.local()
@@ -349,10 +350,7 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
     def save_pdf(self, paper: Paper, data: bytes) -> Path:
         """Write the PDF atomically (temp file + rename), then record it."""
         path = self.pdf_path(paper.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_private(private_folder(path.parent) / path.name, data)
         self._record_pdf(paper, "ok", None, len(data), hashlib.sha256(data).hexdigest())
         return path
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .files import private_folder, private_temp, write_private
+
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
@@ -79,14 +81,12 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         """Write index and sidecar through temporary files and renames: readers see old or new, never half."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        private_folder(path.parent)
+        tmp = private_temp(path.parent, path.name)  # 0600 before faiss writes into it
         faiss.write_index(self.index, str(tmp))
         os.replace(tmp, path)
-        sidecar = _sidecar(path)
-        tmp_meta = sidecar.with_name(sidecar.name + f".tmp{os.getpid()}")
-        tmp_meta.write_text(json.dumps({"generation": self.generation, "kind": self.kind, "size": self.size}))
-        os.replace(tmp_meta, sidecar)
+        meta = {"generation": self.generation, "kind": self.kind, "size": self.size}
+        write_private(_sidecar(path), json.dumps(meta).encode())
 
     @classmethod
     def load(cls, path: Path) -> "VectorIndex | None":

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from pipelines.files import private_folder, write_private
 from pipelines.settings import Settings
 from pipelines.store import Store
 
@@ -72,10 +73,8 @@ class FileTransport(Transport):
     def send(self, message: bytes) -> None:
         parsed = message_from_bytes(message, policy=policy.SMTP)
         name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in parsed["Message-ID"].strip("<>"))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{name}.tmp{os.getpid()}"
-        tmp.write_bytes(message)
-        os.replace(tmp, self.folder / f"{name}.eml")
+        # Sign-in mails are live credentials: the outbox is private like the rest of the data folder.
+        write_private(private_folder(self.folder) / f"{name}.eml", message)
 
 
 def transport_for(settings: Settings) -> Transport:

@@ -16,6 +16,8 @@ import secrets
 import time
 from pathlib import Path
 
+from pipelines.files import private_folder, private_temp
+
 
 class BadSignature(ValueError):
     """The token was tampered with, is for another purpose, or has expired."""
@@ -29,17 +31,34 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class EmptySecretKey(RuntimeError):
+    """The key file exists but holds nothing: signing with it would let anyone forge sessions."""
+
+
 def load_secret(configured: str, home: Path) -> bytes:
-    """The configured key, or one generated once and kept (mode 600) in the data folder."""
+    """The configured key, or one generated once and kept (mode 600) in the data folder.
+
+    Processes starting together on a fresh folder all end with the same, complete key:
+    each writes its own candidate to a private temporary file and hard-links it into place,
+    which succeeds for exactly one of them and never exposes a half-written file.
+    """
     if configured:
         return configured.encode()
     path = home / "secret.key"
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode()
+        candidate = private_temp(private_folder(home), "secret.key")
+        try:
+            candidate.write_text(secrets.token_urlsafe(48))
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won; its key is the key
+        finally:
+            candidate.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise EmptySecretKey(f"the signing key {path} is empty: delete the file (a new key is made, and "
+                             "everyone signs in again) or set GLEAN_SECRET_KEY")
+    return key.encode()
 
 
 class Signer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from datetime import date
 
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.records import Paper, web_url
+from pipelines.store import Store
 from pipelines.sources.classics import CanonError, canon_entry_to_paper
 from pipelines.sources.feeds import FeedConfig, parse_feed
 from service.app import create_app
@@ -89,7 +91,6 @@ def test_digest_mail_and_atom_never_carry_a_javascript_link(make_settings):
                       not_for_me_url="https://glean.test/feedback?t=2", read_url="https://glean.test/feedback?t=3",
                       score=1.0, relevance=1.0, trend=0.0)
     from service.accounts import create_user
-    from pipelines.store import Store
 
     user, _ = create_user(Store(settings.home), "ada@example.org")
     msg = render(settings, signer_for(settings), user, date.today().isoformat(), [item], [])
@@ -209,3 +210,96 @@ def test_access_log_redacts_tokens(path, logged):
                                ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
     assert RedactTokens().filter(record)
     assert record.getMessage() == f'127.0.0.1:5000 - "GET {logged} HTTP/1.1" 200'
+
+
+# -- the data folder is private ----------------------------------------------------------------------
+
+
+def mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_data_folder_and_its_files_are_private(make_settings):
+    old_umask = os.umask(0o022)  # the usual, permissive default
+    try:
+        settings = make_settings(base_url="https://glean.test")
+        store = Store(settings.home)
+        store.upsert_papers([Paper(id="arxiv:2401.00001", title="T", source="arxiv",
+                                   pdf_url="https://arxiv.org/pdf/2401.00001v1")])
+        pdf = store.save_pdf(store.get_paper("arxiv:2401.00001"), b"%PDF-1.4 x")
+        from service.accounts import create_user
+        from service.sessions import create_signin_link
+        from service.signin import send_signin_mail
+
+        user, _ = create_user(store, "ada@example.org")
+        signer = signer_for(settings)  # makes secret.key
+        send_signin_mail(store, settings, user, create_signin_link(store, settings, signer, user))
+        import numpy as np
+
+        from pipelines.vector_index import VectorIndex
+
+        vectors = np.eye(4, dtype=np.float32)
+        VectorIndex.build("flat", 4, np.arange(4, dtype=np.int64), vectors).save(settings.home / "index" / "p.faiss")
+    finally:
+        os.umask(old_umask)
+    home = settings.home
+    assert mode(home) == 0o700
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"glean.sqlite3", "glean.sqlite3-wal", "glean.sqlite3-shm", "secret.key",
+                                       pdf.name}
+    assert any(p.suffix == ".eml" for p in files)
+    for path in files:
+        assert mode(path) == 0o600, path
+    for folder in [p for p in home.rglob("*") if p.is_dir()]:
+        assert mode(folder) == 0o700, folder
+
+
+def test_a_data_folder_from_before_is_tightened_at_start(tmp_path):
+    home = tmp_path / "home"
+    Store(home).close()
+    os.chmod(home, 0o755)
+    for name in ("glean.sqlite3", "glean.sqlite3-wal", "glean.sqlite3-shm"):
+        if (home / name).exists():
+            os.chmod(home / name, 0o644)
+    Store(home).close()
+    assert mode(home) == 0o700
+    assert all(mode(p) == 0o600 for p in home.iterdir() if p.is_file())
+
+
+# -- the signing key ---------------------------------------------------------------------------------
+
+RACE = """
+import sys, time
+from pathlib import Path
+from service.signing import load_secret
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+print(load_secret("", Path(sys.argv[1])).decode())
+"""
+
+
+def test_processes_racing_on_a_fresh_folder_all_get_the_same_key(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        start = time.time() + 1.5  # all start reading the clock together, then race
+        procs = [subprocess.Popen([sys.executable, "-c", RACE, str(home), str(start)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        keys = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert all(p.returncode == 0 for p in procs)
+        assert len(set(keys)) == 1 and len(keys[0]) >= 48
+        assert (home / "secret.key").read_text().strip() == keys[0]
+        assert [p.name for p in home.iterdir()] == ["secret.key"]  # no temporary file left behind
+
+
+def test_an_empty_key_file_is_refused_with_a_clear_error(tmp_path):
+    from service.signing import EmptySecretKey, load_secret
+
+    (tmp_path / "secret.key").write_text("\n")
+    with pytest.raises(EmptySecretKey, match="delete the file"):
+        load_secret("", tmp_path)
+    assert load_secret("configured", tmp_path) == b"configured"
