@@ -13,7 +13,7 @@ import logging
 from .http import FetchError, fetch
 from .ratelimit import limiter_for
 from .settings import Settings
-from .stages import Progress, StageReport, announce, run_stage
+from .stages import Progress, StageError, StageReport, announce, run_stage
 from .store import Counts, Store
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,12 @@ def download_pdfs(store: Store, settings: Settings, *, limit: int | None = None,
                     store.record_pdf_failure(paper, "not_pdf", f"{paper.pdf_url} did not return a PDF")
                     counts.failed += 1
                 else:
-                    store.save_pdf(paper, fetched.body)
+                    try:
+                        store.save_pdf(paper, fetched.body)
+                    except OSError as exc:  # a full disk fails every PDF after it: stop, say so
+                        raise StageError(f"cannot write the PDF of {paper.id} into {store.pdf_dir}: "
+                                         f"{exc.strerror or exc}; free some space (or fix the folder) "
+                                         f"and run again") from exc
                     if had_one:
                         counts.updated += 1
                     else:

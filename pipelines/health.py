@@ -54,6 +54,9 @@ def source_health(store: Store, source: str, now: datetime | None = None) -> dic
     if last["status"] == "running":
         result.update(state="running", reason=f"running since {last['started_at']}")
         return result
+    if last["status"] == "interrupted":
+        result.update(state="interrupted", reason=f"{last['error']}; the next run continues")
+        return result
     rhythm = RHYTHMS.get(source)
     if rhythm is None:
         return result
@@ -75,6 +78,7 @@ def _run_view(run: dict) -> dict:
 
 def status(store: Store, now: datetime | None = None) -> dict:
     """Everything `glean status` shows: per source health, papers, PDFs."""
+    store.mark_interrupted_runs()  # a run whose process was killed is not shown as running
     papers = store.paper_counts_by_source()
     return {
         "sources": [source_health(store, s, now) for s in PIPELINE_STAGES],

@@ -231,7 +231,6 @@ def unknown_keys(values: Mapping[str, str]) -> list[str]:
     return warnings
 
 
-
 def documented_settings() -> list[tuple[str, str, str]]:
     """(environment key, default, meaning) for every setting, for docs and `--help`."""
     rows = []

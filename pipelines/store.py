@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -26,6 +28,20 @@ from .store_outbox import OutboxTables
 from .store_users import UserTables
 from .store_vectors import VectorTables, one_of
 from .store_weekly import WeeklyTables
+
+
+def _this_process() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def utcnow() -> str:
@@ -157,7 +173,10 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an I/O error); a second
+            # ROLLBACK would raise "cannot rollback" and hide the error that matters.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -261,10 +280,30 @@ class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables)
     # -- pipeline runs -------------------------------------------------------
 
     def start_run(self, source: str) -> int:
+        """A new 'running' row, noting which process runs it (so a crash can be told later)."""
+        self.mark_interrupted_runs()
         with self.transaction() as conn:
-            cur = conn.execute("INSERT INTO runs (source, started_at, status) VALUES (?, ?, 'running')",
-                               (source, utcnow()))
+            cur = conn.execute("INSERT INTO runs (source, started_at, status, details) VALUES (?, ?, 'running', ?)",
+                               (source, utcnow(), json.dumps(_this_process())))
             return cur.lastrowid
+
+    def mark_interrupted_runs(self) -> int:
+        """Runs still 'running' whose process on this host has ended (killed, crashed) become
+        'interrupted', so they do not look alive until the next run of their stage finishes."""
+        me = _this_process()
+        ended = []
+        for row in self.query("SELECT id, details FROM runs WHERE status='running'"):
+            started_by = json.loads(row["details"] or "{}")
+            pid = started_by.get("pid")
+            if started_by.get("host") == me["host"] and isinstance(pid, int) and not _process_alive(pid):
+                ended.append((row["id"], pid))
+        if ended:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "UPDATE runs SET status='interrupted', finished_at=?, error=? WHERE id=? AND status='running'",
+                    [(utcnow(), f"interrupted: its process (pid {pid}) ended before the run finished", run_id)
+                     for run_id, pid in ended])
+        return len(ended)
 
     def finish_run(self, run_id: int, counts: Counts, *, error: str | None = None,
                    details: dict | None = None) -> None:

@@ -11,11 +11,10 @@ import sqlite3
 import sys
 import threading
 import time
-
-from importlib.metadata import PackageNotFoundError, version
 from dataclasses import asdict
 from datetime import date, datetime, timezone
 from difflib import get_close_matches
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,13 +39,11 @@ from pipelines.stages import DropReported, StageReport
 from pipelines.store import Store
 from pipelines.store_users import UserExists
 from pipelines.taxonomy import taxonomy
-
 from pipelines.trend import compute_trends
 
 from .accounts import AccountError, create_user, rotate_token
 from .accounts import clean_fields
 from .breadth import breadth_report
-
 from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
 from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
@@ -1012,7 +1009,6 @@ def describe_failure(exc: BaseException, settings: Settings | None) -> str:
     return f"unexpected {type(exc).__name__}: {exc} (run again with glean -v … for the traceback to report)"
 
 
-
 def _announce_new_data_folder(home: Path) -> None:
     # Without GLEAN_HOME the folder is ./var wherever glean runs: say so once, when it appears.
     default = home == Settings().home
@@ -1058,7 +1054,6 @@ def main(argv: list[str] | None = None, *, env: dict | None = None) -> int:
         logging.getLogger("glean").debug("the command failed", exc_info=True)  # the traceback, with -v
         print(f"glean: {describe_failure(exc, settings)}", file=sys.stderr)
         return EXIT_FAILED
-
 
 
 if __name__ == "__main__":

@@ -178,3 +178,17 @@ def test_stages_announce_their_totals(store, settings, fakeweb):
             seen.append((total, what))
     download_pdfs(store, settings, progress=Recorder())
     assert seen == [(2, "download PDFs"), 1, 1]
+
+
+def test_a_run_whose_process_died_shows_as_interrupted(capsys, env):
+    from pipelines.store import Store
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store = Store(env["GLEAN_HOME"])
+    run_id = store.start_run("feeds")
+    store.query("UPDATE runs SET details=json_set(details, '$.pid', ?) WHERE id=?", (int(gone.stdout), run_id))
+    alive = store.start_run("arxiv")  # this process: still running
+    code, out = run(capsys, env, "status", "--json")
+    state = {s["source"]: s for s in json.loads(out)["sources"]}
+    assert state["feeds"]["state"] == "interrupted" and f"pid {int(gone.stdout)}" in state["feeds"]["reason"]
+    assert state["arxiv"]["state"] == "running"
+    assert store.runs("arxiv")[0]["id"] == alive

@@ -66,3 +66,36 @@ def test_limit(fakeweb, make_settings, store):
     assert download_pdfs(store, make_settings(), limit=1).counts.new == 1
     assert download_pdfs(store, make_settings(), limit=1).counts.new == 1
     assert len(fakeweb.requests) == 2
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_leaves_no_partial_pdf(fakeweb, settings, store, monkeypatch):
+    import errno
+    import io
+
+    fakeweb.add("/pdf/2401.00009v1", Reply(body=b"%PDF-1.5" + b"0" * 5000))
+    store.upsert_papers([paper(fakeweb, "arxiv:2401.00009", "/pdf/2401.00009v1")])
+    real_open = open
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(store.pdf_dir) in str(path):
+            class Full(io.BytesIO):
+                def write(self, data):  # half of it lands, then the disk is full
+                    real_open(path, "ab").write(data[: len(data) // 2])
+                    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return Full()
+        return real_open(path, mode, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", open_on_a_full_disk)
+    monkeypatch.setattr("pathlib.Path.write_bytes", lambda self, data: open_on_a_full_disk(self, "wb").write(data))
+
+    report = download_pdfs(store, settings)
+
+    assert not report.ok and "No space left on device" in report.error and "free some space" in report.error
+    assert [p for p in store.pdf_dir.rglob("*") if p.is_file()] == []  # no partial PDF, no temp file
+
+
+def test_a_rollback_sqlite_already_did_does_not_hide_the_error(store):
+    import pytest
+    with pytest.raises(RuntimeError, match="the error that matters"):
+        with store.transaction() as conn:
+            conn.execute("ROLLBACK")  # what SQLite does by itself on a full disk or an I/O error
+            raise RuntimeError("the error that matters")
