@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from .records import DOI_RE
 
@@ -26,6 +27,50 @@ class Reference:
     title: str | None
     arxiv_id: str | None = None
     doi: str | None = None
+    read_on: str | None = None  # YYYY-MM-DD the entry gives for the reading, if any
+    read_on_from: str | None = None  # where that date came from: "added" or "published"
+
+
+# When the reader added or accessed the entry (BibDesk, BibSonomy, JabRef, Zotero): the
+# closest a file comes to saying when it was read; tried first, in this order.
+_ADDED_FIELDS = ("date-added", "added-at", "timestamp", "creationdate", "urldate")
+_ISO_DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+_MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                       "nov", "dec"), start=1)}
+
+
+def _day(year: str, month: str | None = None, day: str | None = None) -> str | None:
+    """YYYY-MM-DD from parts (a missing month or day is the first), or None when they make no date."""
+    try:
+        return date(int(year), int(month or 1), int(day or 1)).isoformat()
+    except ValueError:
+        return None
+
+
+def _month(text: str) -> str | None:
+    text = text.strip().lower()
+    if text.isdigit():
+        return text
+    return str(_MONTHS[text[:3]]) if text[:3] in _MONTHS else None
+
+
+def read_date_of(entry: dict[str, str]) -> tuple[str | None, str | None]:
+    """(YYYY-MM-DD, "added" | "published") for an entry, or (None, None).
+
+    The entry's own added/accessed date wins; otherwise its publication date
+    (``date``, or ``year`` and ``month``), the earliest the paper can have been read.
+    """
+    for key in _ADDED_FIELDS:
+        m = _ISO_DATE.match(entry.get(key, "").strip())
+        if m and (day := _day(*m.groups())):
+            return day, "added"
+    m = _ISO_DATE.match(entry.get("date", "").strip())
+    if m and (day := _day(*m.groups())):
+        return day, "published"
+    year = entry.get("year", "").strip()
+    if year.isdigit() and len(year) == 4 and (day := _day(year, _month(entry.get("month", "")))):
+        return day, "published"
+    return None, None
 
 
 def parse_entries(text: str) -> list[dict[str, str]]:
@@ -133,21 +178,33 @@ def reference_from_entry(entry: dict[str, str]) -> Reference:
         if m and "arxiv" not in m.group(0).lower():
             doi = m.group(0).rstrip(".,;)}").lower()
             break
-    return Reference(label=entry["_key"] or "(no key)", title=entry.get("title"), arxiv_id=arxiv, doi=doi)
+    read_on, read_on_from = read_date_of(entry)
+    return Reference(label=entry["_key"] or "(no key)", title=entry.get("title"), arxiv_id=arxiv, doi=doi,
+                     read_on=read_on, read_on_from=read_on_from)
+
+
+_LINE_DATE = re.compile(r"\s+(\d{4}-\d{2}-\d{2})$")
 
 
 def parse_id_list(text: str) -> list[Reference]:
-    """One arXiv id, DOI or URL per line; blank lines and # comments are ignored."""
+    """One arXiv id, DOI or URL per line, optionally followed by the day it was read
+    (``2401.01234 2024-03-05``); blank lines and # comments are ignored."""
     refs = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip() if not line.strip().startswith("http") else line.strip()
         if not line:
             continue
+        read_on = None
+        if (dated := _LINE_DATE.search(line)) and (read_on := _day(*dated.group(1).split("-"))):
+            line = line[:dated.start()]
+        source = "added" if read_on else None
         doi = DOI_RE.search(line)
         if doi and "arxiv" not in line.lower():
-            refs.append(Reference(label=line, title=None, doi=doi.group(0).rstrip(".,;").lower()))
+            refs.append(Reference(label=line, title=None, doi=doi.group(0).rstrip(".,;").lower(),
+                                  read_on=read_on, read_on_from=source))
         else:
-            refs.append(Reference(label=line, title=None, arxiv_id=arxiv_id_in(line)))
+            refs.append(Reference(label=line, title=None, arxiv_id=arxiv_id_in(line), read_on=read_on,
+                                  read_on_from=source))
     return refs
 
 

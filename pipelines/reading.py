@@ -28,10 +28,20 @@ class ImportReport:
     fetched: list[str] = field(default_factory=list)  # arXiv papers fetched to match
     unmatched: list[dict] = field(default_factory=list)  # {label, title, reason}
     counts: dict = field(default_factory=dict)
+    # Where the new reads' dates came from: "added" (the file's added/accessed date),
+    # "published" (the entry's year or date) or "today" (no date in the entry).
+    read_dates: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {"matched": len(self.matched), "fetched": self.fetched, "unmatched": self.unmatched,
-                **self.counts}
+                **self.counts, "read_dates": self.read_dates}
+
+    def read_dates_line(self) -> str | None:
+        """Which dates the reads carry, in words; None when there were no reads."""
+        words = {"added": "the file's added or accessed dates", "published": "the entries' publication dates",
+                 "today": "today (no date in the entry)"}
+        parts = [f"{n} from {words[k]}" for k, n in self.read_dates.items() if n]
+        return "read dates: " + "; ".join(parts) if parts else None
 
 
 def reference_for(text: str) -> Reference:
@@ -69,9 +79,19 @@ def add_reads(store: Store, settings: Settings, user_id: int, refs: list[Referen
     if missing_arxiv:
         wanted += _fetch_missing(store, settings, missing_arxiv, report, client)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    ids = list(dict.fromkeys(pid for _, pid in wanted))
+    dated: dict[str, str] = {}  # paper id -> read_at, the first entry for a paper wins
+    origins: dict[str, int] = {"added": 0, "published": 0, "today": 0}
+    for ref, pid in wanted:
+        if pid in dated:
+            continue
+        # A date from the entry, unless it lies ahead (a typo, or a paper announced for later).
+        known = ref.read_on if ref.read_on and ref.read_on <= now[:10] else None
+        dated[pid] = f"{known}T00:00:00+00:00" if known else now
+        origins[ref.read_on_from if known else "today"] += 1
+    ids = list(dated)
     report.matched = ids
-    report.counts = store.add_reads(user_id, [(pid, now) for pid in ids])
+    report.read_dates = origins
+    report.counts = store.add_reads(user_id, list(dated.items()))
     if rating is not None:  # a rating given with the reads is feedback on those papers, kept apart
         for pid in ids:
             store.rate(user_id, pid, rating, now)

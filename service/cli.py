@@ -523,6 +523,8 @@ def cmd_reads(args, settings: Settings) -> int:
         c = report.counts
         print(f"{len(report.matched)} matched ({c.get('new', 0)} new reads, {c.get('updated', 0)} updated); "
               f"{len(report.fetched)} fetched from arXiv; {len(report.unmatched)} unmatched")
+        if args.action == "import" and report.read_dates_line():
+            print(report.read_dates_line())
         for miss in report.unmatched:
             title = f" “{miss['title']}”" if miss.get("title") else ""
             print(f"  unmatched {miss['label']}{title}: {miss['reason']}")

@@ -93,3 +93,39 @@ def test_a_user_with_nothing_to_go_by_gets_a_warning_and_a_hint(capsys, env):
     assert "no interests and no reads" in err and "glean users edit 1" in err and "glean reads import 1" in err
     code, out, err = run(capsys, env, "users", "add", "ada@example.org", "--interests", "routing")
     assert code == 0 and "warning" not in err
+
+
+def test_imported_reads_carry_the_entries_dates_and_say_which(capsys, env, tmp_path):
+    from pipelines.records import Paper
+    store = Store(env["GLEAN_HOME"])
+    store.upsert_papers([Paper(id=f"arxiv:2101.0000{n}", title=f"P{n}", source="arxiv") for n in range(1, 6)])
+    add(capsys, env, "--interests", "routing")
+    bib = tmp_path / "refs.bib"
+    bib.write_text("""
+@article{added, eprint = {2101.00001}, year = {2019}, date-added = {2023-04-05 10:11:12 +0000}}
+@article{zotero, eprint = {2101.00002}, year = {2020}, urldate = {2022-11-30}}
+@article{dated, eprint = {2101.00003}, date = {2021-06}}
+@article{yearmonth, eprint = {2101.00004}, year = {2018}, month = mar}
+@article{undated, eprint = {2101.00005}}
+""")
+    code, out, err = run(capsys, env, "reads", "import", "ada@example.org", str(bib))
+    assert code == 0
+    assert ("read dates: 2 from the file's added or accessed dates; 2 from the entries' publication dates; "
+            "1 from today (no date in the entry)") in out
+    read_on = {r["paper_id"]: r["read_at"][:10] for r in store.reads(1)}
+    assert read_on["arxiv:2101.00001"] == "2023-04-05" and read_on["arxiv:2101.00002"] == "2022-11-30"
+    assert read_on["arxiv:2101.00003"] == "2021-06-01" and read_on["arxiv:2101.00004"] == "2018-03-01"
+    from datetime import datetime, timezone
+    assert read_on["arxiv:2101.00005"] == datetime.now(timezone.utc).date().isoformat()
+
+
+def test_an_id_list_may_give_the_day_of_each_read(capsys, env, tmp_path):
+    from pipelines.records import Paper
+    store = Store(env["GLEAN_HOME"])
+    store.upsert_papers([Paper(id="arxiv:2101.00001", title="P", source="arxiv")])
+    add(capsys, env, "--interests", "routing")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("2101.00001 2024-02-29\n")
+    code, out, err = run(capsys, env, "reads", "import", "ada@example.org", str(ids), "--json")
+    assert code == 0 and json.loads(out)["read_dates"] == {"added": 1, "published": 0, "today": 0}
+    assert store.reads(1)[0]["read_at"].startswith("2024-02-29")
