@@ -266,4 +266,49 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0",
     ],
+    # 9: trend as a statistical burst. Per paper: its neighbourhood counts and the bursting
+    # cluster it belongs to (if any); per tested cluster: the test's numbers, so every
+    # "popular" claim can be checked against what was stored.
+    [
+        "DROP TABLE trend_scores",
+        """CREATE TABLE trend_clusters (
+            id INTEGER PRIMARY KEY,
+            label TEXT NOT NULL,
+            phrases TEXT NOT NULL DEFAULT '[]',
+            observed INTEGER NOT NULL,
+            expected REAL NOT NULL,
+            p_value REAL NOT NULL,
+            groups INTEGER NOT NULL,
+            significant INTEGER NOT NULL,
+            verdict TEXT NOT NULL,
+            centroid BLOB NOT NULL,
+            paper_ids TEXT NOT NULL DEFAULT '[]',
+            examples TEXT NOT NULL DEFAULT '[]',
+            computed_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE trend_scores (
+            paper_id TEXT PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+            recent_neighbours INTEGER NOT NULL,
+            expected REAL NOT NULL,
+            cluster_id INTEGER REFERENCES trend_clusters(id),
+            computed_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE trend_meta (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            computed_at TEXT NOT NULL,
+            window_papers INTEGER NOT NULL,
+            history_papers INTEGER NOT NULL,
+            volume_ratio REAL,
+            tests INTEGER NOT NULL
+        )""",
+        # Old papers rotate: once one was offered to a user on a day (digest, page, CLI), it is not
+        # offered again on a later day, whether or not a digest went out. The first day is kept, so
+        # ranking the same day twice gives the same answer.
+        """CREATE TABLE old_offered (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            PRIMARY KEY (user_id, paper_id)
+        )""",
+    ],
 ]

@@ -159,23 +159,38 @@ class Settings:
                                      "Trendiness looks at papers of the last this many days against the year before.")
     trend_rho: float = setting(0.6, _parse_positive_float,
                                "Cosine similarity from which two papers count as near neighbours.")
+    trend_alpha: float = setting(0.01, _parse_positive_float,
+                                 "Burst test: family-wise significance level (Poisson test against the cluster's "
+                                 "own baseline, Bonferroni-corrected over the clusters tested).")
+    trend_min_size: int = setting(5, _parse_positive_int, "Burst test: fewest papers in the window for a trend.")
+    trend_min_groups: int = setting(3, _parse_positive_int,
+                                    "Burst test: fewest independent author groups (papers sharing an author are "
+                                    "one group), so one lab's bulk upload is not a trend.")
+    trend_min_ratio: float = setting(2.0, _parse_positive_float,
+                                     "Burst test: the window must hold at least this many times the baseline.")
+    rank_floor: float = setting(0.4, _parse_positive_float,
+                                "Relevance floor: a pick's cosine to its nearest read or interest must reach this "
+                                "(calibrated on unrelated pairs, BENCHMARKS.md); a reader whose reads sit closer "
+                                "together gets a higher floor of their own. Digests may be shorter than "
+                                "GLEAN_DIGEST_SIZE.")
     rank_beta: float = setting(0.2, _parse_positive_float,
-                               "Default anti-trending strength: how much trendiness (0–1) is subtracted from a "
-                               "pick's score. Users can set their own. 0.2 is the strongest default that keeps "
-                               "85 % of relevance-only's relevance (BENCHMARKS.md).")
+                               "Default anti-trending strength: how much is subtracted from the score of a paper "
+                               "in a bursting cluster (nothing else is penalised). Users can set their own.")
     rank_mmr_lambda: float = setting(0.7, _parse_positive_float,
                                      "MMR trade-off: 1 ranks by score alone, lower values favour variety.")
     rank_old_bonus: float = setting(0.05, _parse_positive_float, "Score bonus for papers from before 2010.")
     rank_cross_bonus: float = setting(0.05, _parse_positive_float,
-                                      "Score bonus for papers from fields outside the user's usual ones.")
-    rank_min_old: int = setting(1, int, "A digest carries at least this many pre-2010 papers when one is "
-                                        "relevant enough.")
-    rank_min_cross: int = setting(1, int, "A digest carries at least this many cross-field papers when one is "
-                                          "relevant enough.")
+                                      "Score bonus for cross-field papers (another field, bridged to a read).")
+    rank_min_old: int = setting(1, int, "A digest carries at least this many pre-2010 papers when one clears "
+                                        "the floor (and the old-share cap allows one).")
+    rank_min_cross: int = setting(1, int, "A digest carries at least this many cross-field papers when one clears "
+                                          "the floor and shares a concept with a read.")
     rank_max_old_share: float = setting(0.3, _parse_positive_float,
-                                        "At most this share of a digest are pre-2010 papers.")
-    rank_quota_relevance: float = setting(0.25, _parse_positive_float,
-                                          "Least relevance (cosine to the profile) for a quota pick.")
+                                        "At most this share of a digest's slots (GLEAN_DIGEST_SIZE, rounded down) go to "
+                                        "pre-2010 papers.")
+    rank_cross_share: float = setting(0.05, _parse_positive_float,
+                                      "A subfield holding less than this share of a reader's weighted reads is "
+                                      "another field for them (cross-field).")
     base_url: str = setting("http://127.0.0.1:8000", str,
                             "Public address of this Glean server; every link in mails and feeds starts with it.")
     secret_key: str = setting("", str, "Key that signs links and sessions. Empty: one is generated once and "

@@ -26,6 +26,7 @@ from .records import Paper
 from .store_breadth import BreadthTables
 from .store_outbox import OutboxTables
 from .store_users import UserTables
+from .store_trend import TrendTables
 from .store_vectors import VectorTables, one_of
 from .store_weekly import WeeklyTables
 
@@ -138,7 +139,7 @@ def merge_paper(stored: Paper, incoming: Paper) -> Paper | None:
     return None if result == stored else result
 
 
-class Store(VectorTables, UserTables, OutboxTables, WeeklyTables, BreadthTables):
+class Store(VectorTables, UserTables, TrendTables, OutboxTables, WeeklyTables, BreadthTables):
     """SQLite database plus the PDF cache, both inside the data folder."""
 
     def __init__(self, home: Path):

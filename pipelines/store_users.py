@@ -1,4 +1,4 @@
-"""The store's user tables: users, their reads, their ratings, what was delivered to them, trend scores.
+"""The store's user tables: users, their reads, their ratings, what was delivered to them.
 
 A mixin of :class:`pipelines.store.Store`. API tokens are stored only as SHA-256
 hashes; the token itself is shown once, when the user is created.
@@ -164,15 +164,15 @@ class UserTables:
             conn.executemany("INSERT OR IGNORE INTO deliveries (user_id, paper_id, kind, delivered_on) "
                              "VALUES (?, ?, ?, ?)", [(user_id, pid, kind, day) for pid in paper_ids])
 
-    # -- trend scores -------------------------------------------------------------------
+    # -- old papers offered: classics rotate ------------------------------------------------
 
-    def save_trend_scores(self, rows: list[tuple[str, float, int, float, float]], now: str) -> None:
-        """Replace all scores: (paper_id, score, recent_neighbours, expected, category_burst)."""
+    def offered_old_before(self, user_id: int, day: str) -> set[str]:
+        """Old papers offered to the user on a day before ``day``."""
+        return {r[0] for r in self.query("SELECT paper_id FROM old_offered WHERE user_id=? AND day < ?",
+                                         (user_id, day))}
+
+    def record_old_offered(self, user_id: int, paper_ids: list[str], day: str) -> None:
         with self.transaction() as conn:
-            conn.execute("DELETE FROM trend_scores")
-            conn.executemany("INSERT INTO trend_scores (paper_id, score, recent_neighbours, expected, "
-                             "category_burst, computed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             [(*r, now) for r in rows])
+            conn.executemany("INSERT OR IGNORE INTO old_offered (user_id, paper_id, day) VALUES (?, ?, ?)",
+                             [(user_id, pid, day) for pid in paper_ids])
 
-    def trend_scores(self) -> dict[str, dict]:
-        return {r["paper_id"]: dict(r) for r in self.query("SELECT * FROM trend_scores")}

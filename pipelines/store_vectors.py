@@ -152,13 +152,13 @@ class VectorTables:
 
     def dated_paper_vectors(self, since: str, dimension: int) -> dict:
         """Paper vectors of papers published on or after ``since``, with dates, categories and titles."""
-        rows = self.query("SELECT v.paper_id, v.vector, p.published, p.primary_category, p.field, p.title "
+        rows = self.query("SELECT v.paper_id, v.vector, p.published, p.primary_category, p.field, p.title, p.authors "
                           "FROM paper_vectors v JOIN papers p ON p.id = v.paper_id "
                           "WHERE p.published >= ? ORDER BY p.published, p.id", (since,))
         return {"ids": [r["paper_id"] for r in rows], "vectors": _matrix([r["vector"] for r in rows], dimension),
                 "published": [r["published"] for r in rows],
                 "category": [r["primary_category"] or r["field"] or "" for r in rows],
-                "title": [r["title"] for r in rows]}
+                "title": [r["title"] for r in rows], "authors": [json.loads(r["authors"] or "[]") for r in rows]}
 
     def paper_vectors_for(self, paper_ids: list[str], dimension: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

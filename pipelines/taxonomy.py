@@ -34,3 +34,22 @@ def lookup(category: str | None) -> Subfield | None:
 def field_of(category: str | None) -> str | None:
     found = lookup(category)
     return found.field if found else None
+
+
+# Canon and feed fields named in their own words, mapped onto the taxonomy's top-level fields, so
+# "where the reading goes" compares like with like. Fields with no arXiv counterpart (neuroscience,
+# ecology, medicine …) stay themselves.
+FIELD_ALIASES = {
+    "machine learning": "computer science", "computer systems": "computer science",
+    "nlp and information retrieval": "computer science", "theory of computation": "computer science",
+    "information theory": "computer science", "control": "electrical engineering and systems science",
+    "biology": "quantitative biology",
+}
+
+
+def field_key(name: str | None) -> str | None:
+    """A field name as the reading-share tables key it (lower case, aliases resolved)."""
+    if not name:
+        return None
+    key = name.strip().lower()
+    return FIELD_ALIASES.get(key, key)

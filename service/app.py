@@ -28,7 +28,7 @@ from .accounts import AccountError, clean_fields, rotate_token, user_for_token
 from .breadth import breadth_report
 from .digest import signer_for
 from .feedback import ACTIONS, apply_feedback, undo_feedback
-from .picks import current_clusters, picks_for
+from .picks import picks_for
 from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
 from .sessions import session_user
@@ -284,12 +284,14 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         own(me, user_id)
         return breadth_report(store, settings, me)
 
-    @app.get("/api/trend", summary="The trending clusters now (from the last daily computation)")
+    @app.get("/api/trend", summary="The burst test's clusters now (from the last daily computation)")
     def api_trend(top: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
-        scores = store.trend_scores()
-        clusters = current_clusters(store, scores, get_embedder(settings.embedding_model).dimension, settings, top)
-        return {"window_days": settings.trend_window_days, "scored": len(scores),
-                "clusters": [asdict(c) for c in clusters]}
+        clusters = store.trend_clusters()
+        meta = store.trend_meta() or {}
+        return {"window_days": settings.trend_window_days, "computed_at": meta.get("computed_at"),
+                "window_papers": meta.get("window_papers", 0), "history_papers": meta.get("history_papers", 0),
+                "clusters_tested": meta.get("tests", 0),
+                "clusters": [c.public() for c in clusters if c.significant][:top]}
 
     signer = app.state.signer
 

@@ -47,7 +47,7 @@ from .breadth import breadth_report
 from .chart import breadth_chart
 from .digest import compose_digest, deliver, local_day_if_due
 from .old_paper import NothingToPick, WeekError, iso_week, pick_old_paper
-from .picks import current_clusters, picks_for
+from .picks import picks_for, shortfall_line
 from .search import SOURCES as SEARCH_SOURCES
 from .search import Searcher, SearchError, SearchQuery
 
@@ -536,21 +536,28 @@ def cmd_trend(args, settings: Settings) -> int:
     report = compute_trends(store, settings)
     if not report.ok:
         raise CommandError(f"trend computation failed: {report.error}")
-    dimension = get_embedder(settings.embedding_model).dimension
-    clusters = current_clusters(store, store.trend_scores(), dimension, settings, top=args.top)
+    d = report.details
+    clusters = store.trend_clusters()
+    shown = [c for c in clusters if c.significant] + [c for c in clusters if not c.significant][:args.top]
     if args.json:
-        print(json.dumps({"window_days": settings.trend_window_days, "scored": report.details["scored"],
-                          "clusters": [{"label": c.label, "size": c.size, "burst": c.burst,
-                                        "examples": c.examples, "paper_ids": c.paper_ids} for c in clusters]}))
+        print(json.dumps({"window_days": settings.trend_window_days, "rho": settings.trend_rho,
+                          "window_papers": d["window_papers"], "history_papers": d["history_papers"],
+                          "clusters_tested": d["clusters_tested"], "bursting": d["bursting"],
+                          "alpha": settings.trend_alpha, "clusters": [c.public() for c in shown]}))
         return EXIT_OK
-    print(f"{report.details['scored']} papers of the last {settings.trend_window_days} days scored "
-          f"(near neighbours at cosine ≥ {settings.trend_rho})")
-    if not clusters:
-        print("no trending clusters: nothing is bursting (or too few recent papers are embedded)")
-    for n, c in enumerate(clusters, 1):
-        print(f"{n:2}. {c.label} — {c.size} papers, burst {c.burst:+.1f}")
+    print(f"{d['window_papers']} papers in the last {settings.trend_window_days} days against "
+          f"{d['history_papers']} in the year before (near neighbours at cosine ≥ {settings.trend_rho}); "
+          f"{d['clusters_tested']} cluster{'s' if d['clusters_tested'] != 1 else ''} tested, {d['bursting']} bursting "
+          f"(Poisson, α = {settings.trend_alpha:g} Bonferroni-corrected, ≥ {settings.trend_min_size} papers, "
+          f"≥ {settings.trend_min_ratio:g}× baseline, ≥ {settings.trend_min_groups} author groups)")
+    if not d["history_papers"]:
+        print("no history before the window: no baseline, so nothing can be called a burst yet")
+    for c in shown:
+        mark = "BURSTING" if c.significant else "not a trend"
+        print(f"{c.id:3}. {c.label} — {c.observed} papers, {c.expected:.1f} expected, p = {c.p_value:.2g}, "
+              f"{c.groups} author groups: {mark}" + ("" if c.significant else f" ({c.verdict})"))
         for title in c.examples:
-            print(f"      · {title}")
+            print(f"       · {title}")
     return EXIT_OK
 
 
@@ -562,8 +569,7 @@ def cmd_rank(args, settings: Settings) -> int:
         print(json.dumps({"user": user.id, "date": (args.date or datetime.now(timezone.utc).date()).isoformat(),
                           "items": [asdict(p) for p in picks]}))
         return EXIT_OK
-    if not picks:
-        print("nothing to rank: no candidates (run glean ingest and glean index first) or all were delivered")
+    print(shortfall_line(picks, args.limit) or f"{len(picks)} picks")
     for n, p in enumerate(picks, 1):
         print(f"{n:2}. {p.title} ({p.year or 'n.d.'})  [{p.paper_id}]")
         print(f"    score {p.score:+.3f} = relevance {p.relevance:.3f} {p.parts['trend_penalty']:+.3f} trend "
@@ -882,10 +888,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="JSON output")
     rd.set_defaults(func=cmd_reads)
 
-    tr = sub.add_parser("trend", help="what is trending now: bursting clusters of papers",
-                        description="Recompute trendiness (near neighbours in the last GLEAN_TREND_WINDOW_DAYS "
-                                    "against the year before) and show the bursting clusters.")
-    tr.add_argument("--top", type=_positive, default=10, help="how many clusters (default 10)")
+    tr = sub.add_parser("trend", help="what is trending now: clusters that pass the burst test",
+                        description="Recompute the burst test: clusters of the last GLEAN_TREND_WINDOW_DAYS days "
+                                    "against their own baseline in the year before (Poisson test, minimum size, "
+                                    "independent author groups). Shows every bursting cluster with the test's "
+                                    "numbers, then the largest clusters that did not pass and why.")
+    tr.add_argument("--top", type=_positive, default=10,
+                    help="how many clusters that did not pass to show as well (default 10)")
     tr.add_argument("--json", action="store_true", help="JSON output")
     tr.set_defaults(func=cmd_trend)
 

@@ -29,7 +29,7 @@ from pipelines.store import Store
 from pipelines.store_users import User
 
 from .breadth import BreadthContext, breadth_context, breadth_report, summary_line
-from .picks import DayContext, day_context, moment, picks_for
+from .picks import DayContext, called_classic, day_context, moment, picks_for, shortfall_line
 from .ranker import Pick
 from .signing import Signer, load_secret
 from .urls import safe_url
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 KIND = "digest"
 MAIL_POLICY = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
 EXCERPT_CHARS = 700
-MIN_RELEVANCE = 0.15  # below this a pick is noise; a day of only noise sends nothing
 STALE_CLAIM = timedelta(minutes=30)
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 
@@ -101,7 +100,7 @@ def link(settings: Settings, path: str, **params: str) -> str:
 
 
 def _origin(paper) -> str:
-    if paper.is_classic:
+    if called_classic(paper):
         return "classic" + (f", {paper.venue}" if paper.venue else "")
     if paper.source.startswith("feed:"):
         return f"{paper.field or 'cross-field'} ({paper.source[5:]})"
@@ -147,12 +146,12 @@ def message_id(settings: Settings, user: User, day: str) -> str:
 
 
 def render(settings: Settings, signer: Signer, user: User, day: str, items: list[DigestItem],
-           heads_up: list[str], breadth_line: str | None = None) -> EmailMessage:
+           heads_up: list[str], breadth_line: str | None = None, shortfall: str | None = None) -> EmailMessage:
     unsubscribe = link(settings, "/unsubscribe",
                        t=signer.sign("unsubscribe", {"u": user.id}, settings.link_ttl_days * 86400 * 12))
     context = {"user_name": one_line(user.name) or None, "day": date.fromisoformat(day), "items": items,
                "notices": heads_up, "breadth_line": breadth_line, "breadth_url": link(settings, "/breadth"),
-               "unsubscribe_url": unsubscribe, "settings_url": link(settings, "/settings"),
+               "unsubscribe_url": unsubscribe, "settings_url": link(settings, "/settings"), "shortfall": shortfall,
                "base_url": settings.base_url}
     # Long header lines are allowed up to 998 characters (RFC 5322); the default 78 would
     # fold the unsubscribe URL into encoded words that mail clients cannot follow.
@@ -187,12 +186,12 @@ def compose_digest(store: Store, settings: Settings, user: User, day: date, *, d
         return ComposeResult(user.id, day_s, f"already_{row.get('status', 'composing')}", row.get("reason"), [])
     try:
         signer = signer_for(settings)
-        picks = [p for p in picks_for(store, settings, user, on=day, limit=settings.digest_size, context=context)
-                 if p.relevance >= MIN_RELEVANCE]
+        picks = picks_for(store, settings, user, on=day, limit=settings.digest_size, context=context)
         items = build_items(store, settings, signer, user, picks)
-        reason = None if items else "no new paper was relevant enough to your reading today"
+        reason = None if items else "no new paper was relevant enough to clear your bar today"
         message = render(settings, signer, user, day_s, items, notices(store),
-                         weekly_breadth(store, settings, user, day, breadth)) if items else None
+                         weekly_breadth(store, settings, user, day, breadth),
+                         shortfall_line(picks, settings.digest_size)) if items else None
     except BaseException:
         if not dry_run:
             store.abandon_compose(user.id, KIND, day_s, worker=worker)

@@ -1,17 +1,20 @@
 """The "old paper of the week": a pre-2010 paper that echoes what the field is rediscovering now.
 
-For an ISO week, every stored classic is scored by how close it sits to this
-week's trending clusters (weighted by the cluster's size), minus a little for
-each time it was already shown to anyone; a classic picked before is never picked
-again. A per-user pick blends in relevance to that user's reading. Ties break on
-the paper id, so a week and a store state give one answer.
+For an ISO week, every stored old paper is scored by how close it sits to this week's
+*bursting* clusters (those that passed the burst test, pipelines/trend.py), weighted by
+the cluster's size, minus a little for each time it was already shown to anyone; a paper
+picked before is never picked again. The echo must be real: the cluster passed the test
+and the paper's cosine to its centroid clears the relevance floor. Otherwise there is no
+pick, and the reason says why. A per-user pick blends in relevance to that user's reading
+and never offers a paper the user has read, rated or been shown. Ties break on the paper
+id, so a week and a store state give one answer.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 import numpy as np
 
@@ -19,10 +22,9 @@ from pipelines.embedding import get_embedder
 from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
-from pipelines.trend import title_label
 
-from .picks import build_profile, current_clusters
-from .ranker import relevance
+from .picks import build_profile, called_classic
+from .ranker import CLASSIC_BEFORE
 
 SHOWN_PENALTY = 0.02
 USER_RELEVANCE_WEIGHT = 0.4
@@ -51,34 +53,26 @@ def week_monday(week: str) -> date:
 
 @dataclass
 class Echo:
+    cluster_id: int
     label: str
-    size: int
+    observed: int
+    expected: float
     example: str
     centroid: np.ndarray
     weight: float
 
 
-def _echoes(store: Store, settings: Settings, dimension: int, monday: date) -> list[Echo]:
-    """This week's trending clusters, or, without trend data, the recent papers as one theme."""
-    clusters = current_clusters(store, store.trend_scores(), dimension, settings, top=5)
-    groups = [(c.label, c.paper_ids, c.examples[0]) for c in clusters]
-    if not groups:
-        until = datetime.combine(monday, time(), timezone.utc)
-        recent = store.recent_paper_ids((until - timedelta(days=settings.trend_window_days)).isoformat(),
-                                        until.isoformat())
-        if recent:
-            titles = {pid: p.title for pid, p in store.papers_by_id(recent).items()}
-            groups = [(title_label(list(titles.values())), recent, titles[recent[0]])]
-    largest = max((len(ids) for _, ids, _ in groups), default=1)
-    echoes = []
-    for label, ids, example in groups:
-        vectors = store.paper_vectors_for(ids, dimension)
-        if not vectors:
-            continue
-        mean = np.mean(list(vectors.values()), axis=0)
-        echoes.append(Echo(label, len(ids), example, mean / (np.linalg.norm(mean) or 1.0),
-                           0.7 + 0.3 * len(ids) / largest))
-    return echoes
+def _echoes(store: Store) -> list[Echo]:
+    """This week's bursting clusters (none: nothing is rediscovered, so nothing echoes)."""
+    clusters = store.trend_clusters(bursting_only=True)
+    largest = max((c.observed for c in clusters), default=1)
+    return [Echo(c.id, c.label, c.observed, c.expected, c.examples[0] if c.examples else "", c.centroid,
+                 0.7 + 0.3 * c.observed / largest) for c in clusters]
+
+
+def _unseen_by(store: Store, user: User) -> set[str]:
+    return (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
+            | {r["paper_id"] for r in store.ratings(user.id)})
 
 
 def pick_old_paper(store: Store, settings: Settings, week: str, user: User | None = None) -> dict:
@@ -89,32 +83,40 @@ def pick_old_paper(store: Store, settings: Settings, week: str, user: User | Non
         return _describe(store, existing)
     monday = week_monday(week)
     dimension = get_embedder(settings.embedding_model).dimension
-    picked = store.picked_old_papers(user_id)
-    classics = [p for p in store.classic_papers() if p.id not in picked and p.year and p.year < 2010]
-    vectors = store.paper_vectors_for([p.id for p in classics], dimension)
-    classics = [p for p in classics if p.id in vectors]
-    echoes = _echoes(store, settings, dimension, monday)
-    if not classics:
-        raise NothingToPick("no classic left to pick: ingest and index the classics (glean ingest classics, "
-                            "glean index)")
+    excluded = store.picked_old_papers(user_id) | (_unseen_by(store, user) if user else set())
+    old = [p for p in store.classic_papers() if p.id not in excluded and p.year and p.year < CLASSIC_BEFORE]
+    vectors = store.paper_vectors_for([p.id for p in old], dimension)
+    old = [p for p in old if p.id in vectors]
+    if not old:
+        raise NothingToPick("no old paper left to pick: every stored pre-2010 paper was picked, read or shown "
+                            "already, or none is embedded yet")
+    echoes = _echoes(store)
     if not echoes:
-        raise NothingToPick(f"nothing recent to echo: no papers from the {settings.trend_window_days} days "
-                            f"before {monday} are embedded (glean ingest arxiv, glean index)")
-    matrix = np.stack([vectors[p.id] for p in classics])
-    echo_sims = np.stack([matrix @ e.centroid * e.weight for e in echoes], axis=1)  # classics × echoes
-    best_echo = echo_sims.argmax(axis=1)
-    score = echo_sims.max(axis=1)
+        raise NothingToPick("nothing is bursting this week: no cluster of recent papers passed the burst test, "
+                            "so no old paper can be said to echo one")
+    matrix = np.stack([vectors[p.id] for p in old])
+    sims = np.stack([matrix @ e.centroid for e in echoes], axis=1)  # old papers × echoes
+    best_echo = (sims * np.array([e.weight for e in echoes])).argmax(axis=1)
+    echo_sim = sims[np.arange(len(old)), best_echo]
+    clears = echo_sim >= settings.rank_floor
+    if not clears.any():
+        raise NothingToPick(f"no old paper echoes this week's bursts closely enough (best cosine "
+                            f"{float(echo_sim.max()):.2f}, floor {settings.rank_floor:g})")
+    weights = np.array([echoes[int(k)].weight for k in best_echo])
+    score = echo_sim * weights
     shown = store.times_shown()
-    score = score - SHOWN_PENALTY * np.array([math.log1p(shown.get(p.id, 0)) for p in classics])
+    score = score - SHOWN_PENALTY * np.array([math.log1p(shown.get(p.id, 0)) for p in old])
     if user is not None:
         profile = build_profile(store, settings, user, datetime.combine(monday, time(), timezone.utc))
-        rel, _ = relevance(profile, matrix)
-        score = (1 - USER_RELEVANCE_WEIGHT) * score + USER_RELEVANCE_WEIGHT * rel
-    order = sorted(range(len(classics)), key=lambda i: (-round(float(score[i]), 6), classics[i].id))
-    i = order[0]
-    paper, echo = classics[i], echoes[int(best_echo[i])]
-    reason = (f"{paper.year}, {paper.title} — this week {echo.size} new papers on {echo.label}, "
-              f"e.g. “{echo.example}”")
+        if profile.items:
+            rel = (matrix @ profile.matrix.T).max(axis=1)
+            score = (1 - USER_RELEVANCE_WEIGHT) * score + USER_RELEVANCE_WEIGHT * rel
+    order = sorted(np.flatnonzero(clears), key=lambda i: (-round(float(score[i]), 6), old[i].id))
+    i = int(order[0])
+    paper, echo = old[i], echoes[int(best_echo[i])]
+    what = ", a classic" if called_classic(paper) else ""
+    reason = (f"{paper.year}, {paper.title}{what} — this week {echo.observed} new papers on {echo.label} "
+              f"({echo.expected:.1f} expected), e.g. “{echo.example}”; cosine {float(echo_sim[i]):.2f} to them")
     if user is not None:
         reason += "; close to your own reading"
     row = store.save_old_paper_pick(week=week, user_id=user_id, paper_id=paper.id, score=float(score[i]),

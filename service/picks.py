@@ -1,53 +1,86 @@
 """Today's picks for a user: the store's facts turned into the ranker's inputs.
 
 The ranker itself (service/ranker.py) is pure; everything that reads the store
-lives here: the profile from reads, ratings and interests, the candidate pools
-(new papers, classics, cross-field items, minus whatever was delivered or read),
-trend percentiles and the trending clusters classics can echo.
+lives here: the profile from reads, ratings and interests (with the reader's floor
+and where their reading goes), the candidate pools (new papers, old papers,
+cross-field items, minus whatever was shown, read or rated), the burst test's
+clusters and the echoes old papers make of them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 
+from pipelines.concepts import Vocabulary
 from pipelines.embedding import get_embedder
+from pipelines.records import Paper
 from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
-from pipelines.taxonomy import field_of
-from pipelines.trend import trending_clusters
+from pipelines.taxonomy import field_key, field_of, lookup
 
-from .ranker import Candidate, Pick, Profile, ProfileItem, RankParams, rank
+from .ranker import CLASSIC_BEFORE, Candidate, ClusterRef, Pick, Profile, ProfileItem, RankParams, rank, reader_floor
 
 RECENCY_HALF_LIFE_DAYS = 90  # a read from three months ago weighs half as much as today's
 DEFAULT_NEW_DAYS = 7  # "new" for a user without a digest yet
 MAX_NEW_DAYS = 14  # and never older than this, however long ago the last digest was
-ECHO_SIMILARITY = 0.45  # a classic this close to a trending cluster "echoes" it
 
 
 def params_from(settings: Settings) -> RankParams:
     return RankParams(mmr_lambda=settings.rank_mmr_lambda, old_bonus=settings.rank_old_bonus,
                       cross_bonus=settings.rank_cross_bonus, min_old=settings.rank_min_old,
-                      min_cross=settings.rank_min_cross, quota_relevance=settings.rank_quota_relevance,
-                      max_old_share=settings.rank_max_old_share, window_days=settings.trend_window_days)
+                      min_cross=settings.rank_min_cross, max_old_share=settings.rank_max_old_share,
+                      cross_share=settings.rank_cross_share, window_days=settings.trend_window_days)
+
+
+def paper_text(paper: Paper) -> str:
+    """What shared concepts are read from: the title and the abstract."""
+    return f"{paper.title}. {paper.abstract or ''}".strip()
+
+
+def subfield_of(paper: Paper) -> str | None:
+    found = lookup(paper.primary_category)
+    return found.subfield if found else None
+
+
+def field_name(paper: Paper) -> str | None:
+    return paper.field or field_of(paper.primary_category)
+
+
+def called_classic(paper: Paper) -> bool:
+    """"Classic" is earned: a canon entry. (Citation percentiles per field and year will add the
+    highly cited ones once citation data is stored; until then any other old paper is "from 1994".)"""
+    return paper.source == "canon"
+
+
+def reading_shares(papers: list[tuple[Paper, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Weighted shares of the reading per subfield and per field (keyed by taxonomy.field_key)."""
+    subfields: dict[str, float] = defaultdict(float)
+    fields: dict[str, float] = defaultdict(float)
+    total = sum(w for _, w in papers) or 1.0
+    for paper, weight in papers:
+        if (sub := subfield_of(paper)):
+            subfields[sub] += weight / total
+        if (name := field_key(field_name(paper))):
+            fields[name] += weight / total
+    return dict(subfields), dict(fields)
 
 
 def build_profile(store: Store, settings: Settings, user: User, now: datetime) -> Profile:
     """The reader's profile: reads weighted by recency, "more like this" ratings as positives,
     "not for me" ratings as negatives, and their stated interests. Ratings steer the profile
-    but are not reading (they never count as reads in history or breadth)."""
+    but are not reading: only reads decide where the reading goes and the reader's floor."""
     embedder = get_embedder(settings.embedding_model)
-    reads = store.reads(user.id)
+    reads = {r["paper_id"]: r for r in store.reads(user.id)}
     ratings = {r["paper_id"]: r for r in store.ratings(user.id)}
-    ids = list(dict.fromkeys([r["paper_id"] for r in reads] + list(ratings)))
+    ids = list(dict.fromkeys(list(reads) + list(ratings)))
     vectors = store.paper_vectors_for(ids, embedder.dimension)
     papers = store.papers_by_id(ids)
-    items, negatives, home = [], [], set(user.categories)
-    home |= {f for f in (field_of(c) for c in user.categories) if f}
-    read_ids = {r["paper_id"] for r in reads}
+    items, negatives, read_papers = [], [], []
     for pid in ids:
         vector, paper, rating = vectors.get(pid), papers.get(pid), ratings.get(pid, {}).get("rating")
         if vector is None or paper is None:
@@ -55,31 +88,35 @@ def build_profile(store: Store, settings: Settings, user: User, now: datetime) -
         if rating == -1:
             negatives.append(vector)
             continue
-        when = next((r["read_at"] for r in reads if r["paper_id"] == pid), None) or ratings[pid]["rated_at"]
+        when = reads[pid]["read_at"] if pid in reads else ratings[pid]["rated_at"]
         age_days = max(0.0, (now - datetime.fromisoformat(when)).total_seconds() / 86400)
-        weight = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS) * (1.5 if rating == 1 else 1.0)
-        items.append(ProfileItem(label=paper.title, vector=vector, weight=min(weight, 1.0),
-                                 kind="read" if pid in read_ids else "rated"))
-        if pid in read_ids:
-            home |= {x for x in (paper.primary_category, paper.field, field_of(paper.primary_category)) if x}
+        weight = min(1.0, 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS) * (1.5 if rating == 1 else 1.0))
+        items.append(ProfileItem(label=paper.title, vector=vector, weight=weight,
+                                 kind="read" if pid in reads else "rated", paper_id=pid, text=paper_text(paper)))
+        if pid in reads:
+            read_papers.append((paper, weight))
+    floor = reader_floor(np.stack([i.vector for i in items if i.kind == "read"]) if read_papers else
+                         np.zeros((0, embedder.dimension), dtype=np.float32), settings.rank_floor)
     if user.interests.strip():
         items.append(ProfileItem(label="your interests", vector=embedder.encode([user.interests])[0],
-                                 weight=1.0, kind="interests"))
+                                 weight=1.0, kind="interests", text=user.interests))
+    subfields, fields = reading_shares(read_papers)
+    if not read_papers:  # only stated categories: they are the reader's home
+        subfields = {s: 1.0 / len(user.categories) for s in filter(None, (_sub(c) for c in user.categories))}
+        fields = {f: 1.0 for f in filter(None, (field_key(field_of(c)) for c in user.categories))}
     beta = user.anti_trend if user.anti_trend is not None else settings.rank_beta
-    return Profile(items=items, negatives=negatives, home_fields=home, beta=beta)
+    return Profile(items=items, negatives=negatives, subfield_shares=subfields, field_shares=fields, beta=beta,
+                   floor=floor)
 
 
-def _percentiles(scores: dict[str, dict]) -> dict[str, float]:
-    if not scores:
-        return {}
-    ordered = sorted(scores, key=lambda pid: scores[pid]["score"])
-    n = len(ordered)
-    return {pid: (i + 1) / n for i, pid in enumerate(ordered)}
+def _sub(category: str) -> str | None:
+    found = lookup(category)
+    return found.subfield if found else None
 
 
 @dataclass
 class DayContext:
-    """What every user's ranking on one day shares: candidate pools, vectors, trend, echoes.
+    """What every user's ranking on one day shares: candidate pools, vectors, the burst test, echoes.
 
     Built once per run, so ranking thousands of users costs one pass over the store.
     """
@@ -87,12 +124,16 @@ class DayContext:
     now: datetime
     candidates: list[tuple[Candidate, str | None]]  # (candidate, published)
     vectors: np.ndarray | None = None  # row i: candidates[i]'s vector, stacked once for every user
+    vocab: Vocabulary | None = None  # phrase frequencies over the day's candidates
+    bursting: dict[int, set[str]] | None = None  # bursting cluster id → its papers (for checking claims)
 
     def __post_init__(self):
         if self.vectors is None:
             dimension = len(self.candidates[0][0].vector) if self.candidates else 0
             self.vectors = (np.stack([c.vector for c, _ in self.candidates]) if self.candidates
                             else np.zeros((0, dimension), dtype=np.float32))
+        if self.vocab is None:
+            self.vocab = Vocabulary.of(c.text for c, _ in self.candidates)
 
 
 def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
@@ -100,25 +141,28 @@ def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
     pools = store.candidate_pools(since=(now - timedelta(days=MAX_NEW_DAYS)).isoformat(), until=now.isoformat(),
                                   cross_since=(now - timedelta(days=settings.trend_window_days)).isoformat())
     vectors = store.paper_vectors_for([p.id for _, p in pools], dimension)
-    scores = store.trend_scores()
-    percentile = _percentiles(scores)
-    echoes = _echo_targets(store, scores, dimension, settings)
+    trends = store.paper_trends()
+    clusters = {c.id: c for c in store.trend_clusters(bursting_only=True)}
+    refs = {i: ClusterRef(i, c.label, c.observed, c.expected) for i, c in clusters.items()}
+    centroids = np.stack([c.centroid for c in clusters.values()]) if clusters else None
     candidates = []
     for pool, paper in pools:
         vector = vectors.get(paper.id)
         if vector is None:
             continue  # not embedded yet: the next run will have it
+        trend = trends.get(paper.id)
+        cluster = refs.get(trend.cluster_id) if trend and trend.cluster_id else None
         echo = None
-        if pool == "classic" and echoes:
-            sims = echoes["centroids"] @ vector
-            if sims.max() >= ECHO_SIMILARITY:
-                echo = echoes["labels"][int(sims.argmax())]
+        if pool == "classic" and centroids is not None:
+            sims = centroids @ vector
+            if sims.max() >= settings.rank_floor:  # an echo must clear the floor, like any "close to"
+                echo = refs[list(clusters)[int(sims.argmax())]]
         candidates.append((Candidate(
-            paper_id=paper.id, title=paper.title, year=paper.year, vector=vector,
-            field=paper.field or field_of(paper.primary_category), category=paper.primary_category, pool=pool,
-            trend=percentile.get(paper.id, 0.0),
-            trend_neighbours=scores.get(paper.id, {}).get("recent_neighbours", 0), echo=echo), paper.published))
-    return DayContext(now, candidates)
+            paper_id=paper.id, title=paper.title, year=paper.year, vector=vector, field=field_name(paper),
+            category=paper.primary_category, pool=pool, text=paper_text(paper), subfield=subfield_of(paper),
+            classic=called_classic(paper), trend=1.0 if cluster else 0.0, cluster=cluster,
+            neighbours=trend.recent_neighbours if trend else None, echo=echo), paper.published))
+    return DayContext(now, candidates, bursting={i: set(c.paper_ids) for i, c in clusters.items()})
 
 
 def user_candidates(store: Store, context: DayContext, user: User,
@@ -136,33 +180,6 @@ def user_candidates(store: Store, context: DayContext, user: User,
     return [context.candidates[i][0] for i in rows], context.vectors[rows]
 
 
-def _echo_targets(store: Store, scores: dict, dimension: int, settings: Settings) -> dict | None:
-    clusters = current_clusters(store, scores, dimension, settings, top=5)
-    if not clusters:
-        return None
-    vectors = store.paper_vectors_for([pid for c in clusters for pid in c.paper_ids], dimension)
-    centroids = []
-    for c in clusters:
-        mean = np.mean([vectors[p] for p in c.paper_ids if p in vectors], axis=0)
-        centroids.append(mean / (np.linalg.norm(mean) or 1.0))
-    return {"centroids": np.stack(centroids), "labels": [f"{c.label} ({c.size} papers)" for c in clusters]}
-
-
-def current_clusters(store: Store, scores: dict, dimension: int, settings: Settings, top: int = 10):
-    """The trending clusters now, from the stored scores (no recomputation)."""
-    from pipelines.trend import Burst
-
-    hot = sorted(scores.values(), key=lambda s: -s["score"])[:2000]
-    bursts = [Burst(s["paper_id"], s["score"], s["recent_neighbours"], s["expected"], s["category_burst"])
-              for s in hot if s["score"] > 0]
-    if not bursts:
-        return []
-    vectors = store.paper_vectors_for([b.paper_id for b in bursts], dimension)
-    titles = {pid: p.title for pid, p in store.papers_by_id([b.paper_id for b in bursts]).items()}
-    bursts = [b for b in bursts if b.paper_id in vectors and b.paper_id in titles]
-    return trending_clusters(bursts, vectors, titles, rho=settings.trend_rho, top=top)
-
-
 def moment(on: date | None) -> datetime:
     """Ranking "on a day" means as of the end of that day; no day means now."""
     return datetime.combine(on, time(23, 59), timezone.utc) if on else datetime.now(timezone.utc)
@@ -170,10 +187,26 @@ def moment(on: date | None) -> datetime:
 
 def picks_for(store: Store, settings: Settings, user: User, *, on: date | None = None, limit: int = 10,
               context: DayContext | None = None) -> list[Pick]:
-    """The ranked picks for ``user`` on day ``on`` (default today), nothing delivered or read before."""
+    """The ranked picks for ``user`` on day ``on`` (default today): nothing delivered, read or rated
+    before, and no old paper offered on an earlier day (old papers rotate)."""
     context = context or day_context(store, settings, moment(on))
+    day = context.now.date().isoformat()
     exclude = (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
-               | {r["paper_id"] for r in store.ratings(user.id)})
+               | {r["paper_id"] for r in store.ratings(user.id)} | store.offered_old_before(user.id, day))
     profile = build_profile(store, settings, user, context.now)
     candidates, vectors = user_candidates(store, context, user, exclude)
-    return rank(profile, candidates, limit=limit, params=params_from(settings), vectors=vectors)
+    picks = rank(profile, candidates, limit=limit, params=params_from(settings), vectors=vectors, vocab=context.vocab)
+    store.record_old_offered(user.id, [p.paper_id for p in picks if p.year and p.year < CLASSIC_BEFORE], day)
+    return picks
+
+
+def shortfall_line(picks: list[Pick], limit: int) -> str | None:
+    """One line when fewer papers than asked cleared the reader's bar (a short list is not a fault)."""
+    if len(picks) >= limit:
+        return None
+    if not picks:
+        return ("no paper cleared your bar today: nothing new is close enough to what you read "
+                "(or nothing new is ingested and indexed yet)")
+    floor = picks[0].claims.get("floor")
+    bar = f" (cosine ≥ {floor:.2f} to something you read)" if floor is not None else ""
+    return f"only {len(picks)} paper{'s' if len(picks) != 1 else ''} cleared your bar today{bar}"

@@ -1,26 +1,43 @@
 """The diversity ranker: relevant, but deliberately not what everyone else is reading.
 
-A pure function. It takes the user's profile (weighted vectors of what they read
-and said they care about), candidate papers with their vectors and trendiness,
-and returns picks with their score parts and a reason in plain words:
+A pure function. It takes the reader's profile (weighted vectors and texts of what they
+read and rated, and their stated interests) and candidate papers (vectors, texts, their
+burst-test membership), and returns picks with their score parts, the claims their
+reason makes, and the reason in plain words.
 
-    score = relevance − β·trend + old bonus + cross-field bonus
+Every pick earns its slot:
 
-then Maximal Marginal Relevance for variety within the list, then small quotas so a
-digest carries a pre-2010 paper and a cross-field paper whenever one is relevant
-enough. β is a dial, not a wall: users do ask for what is hot.
+* **A floor.** A pick's cosine to its nearest read or interest must clear the reader's
+  floor: the deployment's absolute floor (calibrated on unrelated pairs, BENCHMARKS.md)
+  or, when higher, the low end of how close the reader's own reads sit to each other.
+  Nothing is picked to fill a list; a digest may be short.
+* **Score** = relevance − β·trend + old bonus + cross-field bonus, where trend is 1 only
+  for papers in a cluster that passed the burst test (pipelines/trend.py), 0 otherwise.
+* **Cross-field needs a bridge:** a paper from a subfield the reader hardly reads is
+  eligible only if it clears the floor against a specific read *and* shares a concept
+  (a key phrase) with it.
+* **Variety** by Maximal Marginal Relevance among eligible papers, then quotas (one old,
+  one cross-field paper when an eligible one exists); at most ``max_old_share`` of the list's
+  slots go to old papers (rounded down).
+
+Reasons only say what the stored data can confirm; :func:`false_claims` checks a pick's
+claims against its inputs, and the tests and the benchmark run it on every pick.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from pipelines.concepts import Vocabulary, fold, phrases, shared_concepts
+from pipelines.taxonomy import field_key
+
 CLASSIC_BEFORE = 2010
-QUIET_PERCENTILE = 0.3  # below this trend percentile a paper sits in a quiet corner
-HOT_PERCENTILE = 0.8
+QUIET_NEIGHBOURS = 2  # "quiet corner": at most this many near neighbours in the trend window
+MMR_REDUNDANT = 0.5  # only picks this similar to each other count as redundant
 
 
 @dataclass
@@ -28,15 +45,48 @@ class ProfileItem:
     label: str  # what the reason may quote: a read paper's title, or "your interests"
     vector: np.ndarray
     weight: float = 1.0  # recency and rating; negatives are separate
-    kind: str = "read"  # read | interests
+    kind: str = "read"  # read | rated | interests
+    paper_id: str | None = None
+    text: str = ""  # title + abstract (or the interests text): where shared concepts come from
 
 
 @dataclass
 class Profile:
     items: list[ProfileItem]
     negatives: list[np.ndarray] = field(default_factory=list)
-    home_fields: set[str] = field(default_factory=set)  # fields/categories the user usually reads
+    subfield_shares: dict[str, float] = field(default_factory=dict)  # weighted share of reads per subfield
+    field_shares: dict[str, float] = field(default_factory=dict)  # the same per field_key (feeds have only that)
     beta: float = 0.2  # the deployment default (GLEAN_RANK_BETA), measured in BENCHMARKS.md
+    floor: float = 0.4  # this reader's relevance floor (see reader_floor)
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        return np.stack([i.vector for i in self.items]) if self.items else np.zeros((0, 0), dtype=np.float32)
+
+    @cached_property
+    def item_phrases(self) -> list[dict[str, str]]:
+        return [phrases(i.text) for i in self.items]
+
+    def share_of(self, candidate: "Candidate") -> float | None:
+        """How much of the reader's reading is in the candidate's subfield (else field); None: unknown
+        (also when the reader has no reading to compare with: then nothing is "another field")."""
+        if not (self.subfield_shares or self.field_shares):
+            return None
+        if candidate.subfield:
+            return self.subfield_shares.get(candidate.subfield, 0.0)
+        if candidate.field:
+            return self.field_shares.get(field_key(candidate.field), 0.0)
+        return None
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """A bursting cluster as a reason may cite it."""
+
+    id: int
+    label: str
+    observed: int
+    expected: float
 
 
 @dataclass
@@ -48,9 +98,13 @@ class Candidate:
     field: str | None  # a readable field (feed field, or the category's field)
     category: str | None
     pool: str  # new | classic | cross-field
-    trend: float = 0.0  # percentile of trendiness among recent papers, 0–1
-    trend_neighbours: int = 0  # near neighbours in the trend window
-    echo: str | None = None  # label of a trending cluster this paper is close to (for classics)
+    text: str = ""  # title + abstract
+    subfield: str | None = None
+    classic: bool = False  # in the canon, or highly cited for its field and year
+    trend: float = 0.0  # 1 inside a bursting cluster, 0 otherwise
+    cluster: ClusterRef | None = None  # the bursting cluster it belongs to
+    neighbours: int | None = None  # near neighbours in the trend window (None: not scored)
+    echo: ClusterRef | None = None  # old papers: a bursting cluster whose centroid it clears the floor against
 
 
 @dataclass
@@ -60,8 +114,8 @@ class RankParams:
     cross_bonus: float = 0.05
     min_old: int = 1
     min_cross: int = 1
-    quota_relevance: float = 0.25
     max_old_share: float = 0.3  # classics season a digest; they do not take it over
+    cross_share: float = 0.05  # a subfield under this share of the reader's reading is "another field"
     window_days: int = 30
 
 
@@ -76,87 +130,95 @@ class Pick:
     parts: dict
     reason: str
     pool: str
+    claims: dict = field(default_factory=dict)
 
 
-def relevance(profile: Profile, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate: similarity to the closest profile item (weighted), and which item it was."""
-    if not profile.items:
-        return np.zeros(len(vectors)), np.full(len(vectors), -1)
-    matrix = np.stack([i.vector for i in profile.items])
-    weights = np.array([i.weight for i in profile.items])
-    sims = vectors @ matrix.T  # candidates × items
-    # A weak or old read still counts, but less: 0.7 + 0.3·weight, weight in (0, 1].
-    weighted = sims * (0.7 + 0.3 * np.clip(weights, 0, 1))
-    best = weighted.argmax(axis=1)
-    rel = weighted[np.arange(len(vectors)), best]
-    if profile.negatives:
-        neg = (vectors @ np.stack(profile.negatives).T).max(axis=1)
-        rel = rel - 0.5 * np.clip(neg - 0.3, 0, None)  # only close "not for me" papers push down
-    return rel, best
+def reader_floor(vectors: np.ndarray, absolute: float, *, quantile: float = 0.2, cap: float = 0.6) -> float:
+    """The reader's floor: the absolute floor, or the low end (``quantile``) of how close each of
+    their reads sits to its nearest other read, when that is higher (capped, so a reader of one
+    narrow topic still gets picks)."""
+    if len(vectors) < 3:
+        return absolute
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -1.0)
+    own = float(np.quantile(sims.max(axis=1), quantile))
+    return max(absolute, min(own, cap))
 
 
 @dataclass
 class Scored:
     """Score parts of every candidate, as arrays (one row per candidate)."""
 
-    relevance: np.ndarray
-    nearest: np.ndarray  # index of the closest profile item, -1 when there is none
+    relevance: np.ndarray  # weighted, minus "not for me"
+    cosine: np.ndarray  # raw cosine to the nearest profile item
+    nearest: np.ndarray  # index of that item, -1 when there is none
     trend_penalty: np.ndarray
     old_bonus: np.ndarray
     cross_bonus: np.ndarray
     is_old: np.ndarray
-    is_cross: np.ndarray
+    is_cross: np.ndarray  # another field *and* a bridge to a read
+    eligible: np.ndarray  # clears the floor (and, for another field, has a bridge)
+    bridges: dict[int, list[str]]  # candidate → shared concepts with its nearest item (computed lazily)
 
     @cached_property
     def score(self) -> np.ndarray:
         return self.relevance + self.trend_penalty + self.old_bonus + self.cross_bonus
 
-    def parts(self, i: int, profile: Profile) -> dict:
-        """The parts of candidate ``i`` as the picks show them."""
-        b = int(self.nearest[i])
-        return {"relevance": float(self.relevance[i]), "trend_penalty": float(self.trend_penalty[i]),
-                "old_bonus": float(self.old_bonus[i]), "cross_field_bonus": float(self.cross_bonus[i]),
-                "score": float(self.score[i]),
-                "nearest": profile.items[b].label if b >= 0 else None,
-                "nearest_kind": profile.items[b].kind if b >= 0 else None,
-                "is_old": bool(self.is_old[i]), "is_cross": bool(self.is_cross[i])}
 
-
-def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.ndarray,
-                     params: RankParams) -> Scored:
-    rel, best = relevance(profile, vectors)
+def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.ndarray, params: RankParams,
+                     vocab: Vocabulary | None = None) -> Scored:
+    n = len(candidates)
+    if not profile.items:
+        empty = np.zeros(n)
+        return Scored(empty, empty, np.full(n, -1), empty, empty, empty, np.zeros(n, bool), np.zeros(n, bool),
+                      np.zeros(n, bool), {})
+    sims = vectors @ profile.matrix.T  # candidates × items
+    nearest = sims.argmax(axis=1)
+    cosine = sims[np.arange(n), nearest]
+    weights = np.clip(np.array([i.weight for i in profile.items]), 0, 1)
+    rel = (sims * (0.7 + 0.3 * weights)).max(axis=1)  # a weak or old read still counts, but less
+    eligible = cosine >= profile.floor
+    if profile.negatives:
+        neg = (vectors @ np.stack(profile.negatives).T).max(axis=1)
+        rel = rel - 0.5 * np.clip(neg - 0.3, 0, None)  # only close "not for me" papers push down
+        eligible &= neg < cosine  # closer to what they rejected than to what they read: not for them
+    other_field = np.array([(s := profile.share_of(c)) is not None and s < params.cross_share for c in candidates],
+                           dtype=bool)
+    bridges: dict[int, list[str]] = {}
+    for i in np.flatnonzero(other_field & eligible):
+        bridges[int(i)] = shared_concepts(candidates[i].text, profile.item_phrases[nearest[i]], vocab)
+    has_bridge = np.array([bool(bridges.get(i)) for i in range(n)], dtype=bool)
+    eligible &= ~other_field | has_bridge
+    is_cross = other_field & has_bridge
     is_old = np.array([c.year is not None and c.year < CLASSIC_BEFORE for c in candidates], dtype=bool)
-    home = profile.home_fields
-    is_cross = np.array([c.pool == "cross-field" or (bool(home) and c.field not in home and c.category not in home)
-                         for c in candidates], dtype=bool)
     trend = np.array([c.trend for c in candidates], dtype=float)
-    return Scored(relevance=rel, nearest=best, trend_penalty=-profile.beta * trend,
-                  old_bonus=np.where(is_old, params.old_bonus, 0.0),
-                  cross_bonus=np.where(is_cross, params.cross_bonus, 0.0), is_old=is_old, is_cross=is_cross)
+    return Scored(relevance=rel, cosine=cosine, nearest=nearest, trend_penalty=-profile.beta * trend,
+                  old_bonus=np.where(is_old, params.old_bonus, 0.0), cross_bonus=np.where(is_cross, params.cross_bonus, 0.0),
+                  is_old=is_old, is_cross=is_cross, eligible=eligible, bridges=bridges)
 
 
-def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float,
+def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.ndarray,
         capped: np.ndarray | None = None, cap: int | None = None) -> list[int]:
-    """Greedy Maximal Marginal Relevance: good, and unlike what is already picked.
-
-    At most ``cap`` of the items flagged in ``capped`` are taken.
-    """
-    open_ = np.ones(len(scores), dtype=bool)
-    max_sim = np.zeros(len(scores))  # nothing picked yet: no redundancy
+    """Greedy Maximal Marginal Relevance over the ``open_`` candidates: good, and unlike what is
+    already picked. Only similarity above MMR_REDUNDANT counts against a candidate (scaled so a
+    near-twin counts fully), so variety never trades a strong paper for a weak one that merely differs. At most ``cap`` of the items
+    flagged in ``capped`` are taken."""
+    open_ = open_.copy()
+    redundancy = np.zeros(len(scores))
     chosen: list[int] = []
     taken_capped = 0
-    while len(chosen) < min(k, len(scores)):
+    while len(chosen) < k:
         if capped is not None and cap is not None and taken_capped >= cap:
             open_ &= ~capped
         if not open_.any():
             break
-        gains = np.where(open_, lam * scores - (1 - lam) * max_sim, -np.inf)
+        gains = np.where(open_, lam * scores - (1 - lam) * redundancy, -np.inf)
         pick = int(np.argmax(gains))
         chosen.append(pick)
         open_[pick] = False
         taken_capped += int(capped[pick]) if capped is not None else 0
-        similarity = vectors @ vectors[pick]
-        max_sim = similarity if len(chosen) == 1 else np.maximum(max_sim, similarity)
+        overlap = (vectors @ vectors[pick] - MMR_REDUNDANT) / (1 - MMR_REDUNDANT)  # 0 at the threshold, 1 for a twin
+        redundancy = np.maximum(redundancy, np.clip(overlap, 0, 1))
     return chosen
 
 
@@ -178,53 +240,148 @@ def meet_quota(chosen: list[int], flag: np.ndarray, minimum: int, eligible: np.n
     return chosen
 
 
-def reason(c: Candidate, p: dict, window_days: int) -> str:
-    """One sentence built from the score parts that made this pick."""
-    near = p["nearest"]
-    about = ("your interests" if p["nearest_kind"] == "interests"
-             else f"“{near}”" if near else "your reading")
-    if p["is_old"]:
+def old_cap(share: float, length: int) -> int:
+    """Old papers allowed in a list of ``length`` slots: the share means what it says (30 % of 8 is 2,
+    not 3). The cap counts the digest's slots, not the papers that cleared the floor: a short day
+    keeps a relevant old paper rather than dropping it to hit a ratio."""
+    return math.floor(share * length + 1e-9)
+
+
+def claims_for(c: Candidate, i: int, scored: Scored, profile: Profile, params: RankParams,
+               vocab: Vocabulary | None = None) -> dict:
+    """What the reason will say, as checkable facts."""
+    b = int(scored.nearest[i])
+    item = profile.items[b]
+    shared = scored.bridges[i] if i in scored.bridges else shared_concepts(c.text, profile.item_phrases[b], vocab)
+    out = {"nearest": item.label, "nearest_kind": item.kind, "nearest_paper": item.paper_id,
+           "cosine": round(float(scored.cosine[i]), 4), "floor": round(profile.floor, 4), "shared": shared,
+           "kind": "close"}
+    if scored.is_old[i]:
+        out["kind"] = "classic" if c.classic else "old"
+        out["year"] = c.year
         if c.echo:
-            return f"from {c.year} — echoes this month's burst in {c.echo}; close to {about}"
-        return f"a {c.year} classic, close to {about}"
-    if p["is_cross"] and c.field:
-        return f"from {c.field}, close to {about}"
-    if c.trend <= QUIET_PERCENTILE:
-        return (f"quiet corner: {c.trend_neighbours} papers near this one in the last {window_days} days; "
-                f"close to {about}")
-    if c.trend >= HOT_PERCENTILE:
-        return f"popular right now ({c.trend_neighbours} similar papers lately), but very close to {about}"
-    return f"close to {about}"
+            out["echo"] = {"cluster": c.echo.id, "label": c.echo.label, "observed": c.echo.observed,
+                           "expected": c.echo.expected}
+    elif scored.is_cross[i]:
+        out.update(kind="cross-field", field=c.field, share=round(profile.share_of(c) or 0.0, 4))
+    elif c.cluster is not None:
+        out.update(kind="popular", cluster=c.cluster.id, label=c.cluster.label, observed=c.cluster.observed,
+                   expected=c.cluster.expected)
+    elif c.neighbours is not None and c.neighbours <= QUIET_NEIGHBOURS:
+        out.update(kind="quiet", neighbours=c.neighbours, window_days=params.window_days)
+    return out
+
+
+def _about(claims: dict) -> str:
+    if claims["nearest_kind"] == "interests":
+        about = "your interests"
+    else:
+        about = f"“{claims['nearest']}”"
+    shared = claims["shared"]
+    return f"close to {about}" + (f" — both on {', '.join(shared)}" if shared else "")
+
+
+def reason(claims: dict) -> str:
+    """One sentence, built only from the claims (so the words cannot say more than the data)."""
+    kind, about = claims["kind"], _about(claims)
+    if kind in ("classic", "old"):
+        head = f"a {claims['year']} classic" if kind == "classic" else f"from {claims['year']}"
+        if "echo" in claims:
+            e = claims["echo"]
+            head += (f" — echoes this month's burst in {e['label']} ({e['observed']} papers, "
+                     f"{e['expected']:.1f} expected)")
+        return f"{head}; {about}"
+    if kind == "cross-field":
+        return f"from {claims['field']}, a field you rarely read; {about}"
+    if kind == "popular":
+        return (f"popular right now: one of {claims['observed']} papers this month on {claims['label']} "
+                f"({claims['expected']:.1f} expected); {about}")
+    if kind == "quiet":
+        n = claims["neighbours"]
+        return (f"quiet corner: {n} paper{'s' if n != 1 else ''} near this one in the last "
+                f"{claims['window_days']} days; {about}")
+    return about[0].upper() + about[1:]
 
 
 def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10, params: RankParams | None = None,
-         vectors: np.ndarray | None = None) -> list[Pick]:
-    """The ``limit`` best picks, best first. ``vectors`` (the candidates' vectors stacked, row i for
-    candidate i) saves stacking them again when the caller already has the matrix."""
+         vectors: np.ndarray | None = None, vocab: Vocabulary | None = None) -> list[Pick]:
+    """At most ``limit`` picks, best first; fewer when fewer clear the reader's floor. ``vectors``
+    (the candidates' vectors stacked) saves stacking them again; ``vocab`` (phrase document
+    frequencies of the day's papers) decides which single words are specific enough to be a concept."""
     params = params or RankParams()
-    if not candidates or limit <= 0:
+    if not candidates or limit <= 0 or not profile.items:
         return []
     if vectors is None:
         vectors = np.stack([c.vector for c in candidates])
-    scored = score_candidates(profile, candidates, vectors, params)
-    scores = scored.score
-    is_old = scored.is_old
-    max_old = max(params.min_old, int(np.ceil(params.max_old_share * limit)))
-    chosen = mmr(scores, vectors, limit, params.mmr_lambda, capped=is_old, cap=max_old)
-    relevant = scored.relevance >= params.quota_relevance
-    chosen = meet_quota(chosen, is_old, params.min_old, relevant, scores)
-    # The cross-field quota must not undo the classics rules: keep at least the classics the
-    # list has (up to min_old) and at most max_old of them.
+    scored = score_candidates(profile, candidates, vectors, params, vocab)
+    scores, is_old, eligible = scored.score, scored.is_old, scored.eligible
+    max_old = old_cap(params.max_old_share, limit)
+    chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, capped=is_old, cap=max_old)
+    if max_old >= 1:
+        chosen = meet_quota(chosen, is_old, min(params.min_old, max_old), eligible, scores)
     floor = min(params.min_old, int(is_old[chosen].sum()))
-    chosen = meet_quota(chosen, scored.is_cross, params.min_cross, relevant, scores,
+    chosen = meet_quota(chosen, scored.is_cross, params.min_cross, eligible, scores,
                         keeps=lambda trial: floor <= int(is_old[trial].sum()) <= max_old)
     chosen.sort(key=lambda i: -scores[i])
     picks = []
     for i in chosen:
-        parts = scored.parts(i, profile)
         c = candidates[i]
+        claims = claims_for(c, i, scored, profile, params, vocab)
+        parts = {"relevance": float(scored.relevance[i]), "cosine": float(scored.cosine[i]),
+                 "trend_penalty": float(scored.trend_penalty[i]), "old_bonus": float(scored.old_bonus[i]),
+                 "cross_field_bonus": float(scored.cross_bonus[i]), "score": float(scores[i])}
         picks.append(Pick(paper_id=c.paper_id, title=c.title, year=c.year, score=round(float(scores[i]), 4),
-                          relevance=round(parts["relevance"], 4), trend=round(c.trend, 4),
-                          parts={k: round(v, 4) for k, v in parts.items() if isinstance(v, float)},
-                          reason=reason(c, parts, params.window_days), pool=c.pool))
+                          relevance=round(float(scored.relevance[i]), 4), trend=round(c.trend, 4),
+                          parts={k: round(v, 4) for k, v in parts.items()}, reason=reason(claims), pool=c.pool,
+                          claims=claims))
     return picks
+
+
+# -- checking a reason against the data -------------------------------------------------------------
+
+
+def _holds_phrase(text: str, phrase: str) -> bool:
+    return " ".join(fold(w) for w in phrase.lower().split()) in phrases(text)
+
+
+def false_claims(pick: Pick, candidate: Candidate, profile: Profile, *, bursting: dict[int, set[str]] | None = None,
+                 params: RankParams | None = None) -> list[str]:
+    """The claims in ``pick``'s reason that the inputs do not support (empty: every claim is true).
+
+    ``bursting``: the bursting clusters as stored, id → member paper ids (the burst test's verdict).
+    """
+    params = params or RankParams()
+    bursting = bursting or {}
+    claims, wrong = pick.claims, []
+    sims = profile.matrix @ candidate.vector
+    best = int(np.argmax(sims))
+    named = [k for k, item in enumerate(profile.items) if item.label == claims["nearest"]]
+    if not named or float(sims[best]) - max(float(sims[k]) for k in named) > 1e-4:
+        wrong.append(f"nearest: says “{claims['nearest']}”, the nearest is “{profile.items[best].label}”")
+    if float(sims[best]) < profile.floor - 1e-6:
+        wrong.append(f"close: cosine {float(sims[best]):.3f} is below the floor {profile.floor:.3f}")
+    near_text = profile.items[best].text
+    for phrase in claims["shared"]:
+        if not (_holds_phrase(candidate.text, phrase) and _holds_phrase(near_text, phrase)):
+            wrong.append(f"shared: “{phrase}” is not in both texts")
+    kind = claims["kind"]
+    if kind == "classic" and not candidate.classic:
+        wrong.append("classic: not in the canon and not highly cited")
+    if kind in ("classic", "old") and not (candidate.year and candidate.year < CLASSIC_BEFORE):
+        wrong.append(f"old: the paper is from {candidate.year}")
+    if "echo" in claims:
+        e = claims["echo"]
+        if e["cluster"] not in bursting or candidate.echo is None or candidate.echo.id != e["cluster"]:
+            wrong.append("echo: that cluster did not pass the burst test")
+    if kind == "popular" and candidate.paper_id not in bursting.get(claims["cluster"], set()):
+        wrong.append("popular: the paper is not in a cluster that passed the burst test")
+    if kind == "quiet" and (candidate.neighbours is None or candidate.neighbours != claims["neighbours"]
+                            or candidate.neighbours > QUIET_NEIGHBOURS or candidate.cluster is not None):
+        wrong.append("quiet: the stored neighbourhood says otherwise")
+    if kind == "cross-field":
+        share = profile.share_of(candidate)
+        if candidate.field != claims["field"] or share is None or share >= params.cross_share:
+            wrong.append("cross-field: the reader does read this field")
+        if not claims["shared"]:
+            wrong.append("cross-field: no shared concept bridges it to a read")
+    return wrong

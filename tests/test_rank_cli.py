@@ -21,23 +21,40 @@ BURST = ["Sparse mixture-of-experts routing for large language models",
          "Scaling sparse expert models with better routing"]
 QUIET = ["Formal verification of distributed consensus protocols",
          "A type system for differential privacy", "Cache-oblivious algorithms for string matching"]
+# The year before the window: many topics, a steady trickle of each, one of them on experts.
+HISTORY = ["Query optimisation for column stores", "Garbage collection pauses in managed runtimes",
+           "Register allocation by graph colouring", "Lock-free queues for multicore systems",
+           "Model checking of hardware designs", "Static analysis of null pointer dereferences",
+           "Program synthesis from input-output examples", "Consensus under Byzantine faults",
+           "Compressed suffix arrays for genome indexing", "Energy-aware scheduling in data centres",
+           "Gating networks for a mixture of experts", "Differential privacy for location data",
+           "Fuzzing network protocol implementations", "Approximate nearest neighbour search with graphs",
+           "Type inference for dynamic languages", "Verified compilation of C programs"]
 
 
 def seed(store):
+    """Six papers on sparse expert routing this week, from six author groups, against a year in which
+    the topic came up once: a burst the test can confirm. Plus quiet papers, a canon classic and a
+    neuroscience feed item that shares a concept with the reader's interests."""
     papers = []
     for i, title in enumerate(BURST):
         papers.append(Paper(id=f"arxiv:2611.{i:05d}", title=title, source="arxiv", abstract=title,
                             published=(NOW - timedelta(days=i % 5 + 1)).isoformat(), year=NOW.year,
-                            primary_category="cs.LG", categories=["cs.LG"]))
+                            primary_category="cs.LG", categories=["cs.LG"], authors=[f"Ada {'ABCDEF'[i]}lab"]))
     for i, title in enumerate(QUIET):
         papers.append(Paper(id=f"arxiv:2611.{100 + i:05d}", title=title, source="arxiv", abstract=title,
                             published=(NOW - timedelta(days=2)).isoformat(), year=NOW.year,
-                            primary_category="cs.LO", categories=["cs.LO"]))
+                            primary_category="cs.LO", categories=["cs.LO"], authors=[f"Bo {'XYZ'[i]}quiet"]))
+    for i, title in enumerate(HISTORY):
+        papers.append(Paper(id=f"arxiv:2511.{i:05d}", title=title, source="arxiv", abstract=title,
+                            published=(NOW - timedelta(days=40 + 20 * i)).isoformat(), year=NOW.year - 1,
+                            primary_category="cs.DS", categories=["cs.DS"], authors=["Past Author"]))
     papers.append(Paper(id="doi:10.1162/neco.1991.3.1.79", title="Adaptive mixtures of local experts",
                         source="canon", year=1991, venue="Neural Computation", field="machine learning",
                         is_classic=True, primary_category="cs.LG"))
-    papers.append(Paper(id="url:neuro", title="Gating of neural activity by competing expert populations in cortex",
-                        source="feed:eLife", abstract="Cortical circuits route signals to specialised populations.",
+    papers.append(Paper(id="url:neuro", title="A mixture of experts in cortex: gating of neural activity",
+                        source="feed:eLife", abstract="Cortical circuits act as a mixture of experts, routing "
+                        "signals to specialised populations.",
                         published=(NOW - timedelta(days=3)).isoformat(), year=NOW.year, field="neuroscience"))
     store.upsert_papers(papers)
 
@@ -51,9 +68,13 @@ def test_trend_and_rank(settings, store, capsys):
 
     assert main(["trend", "--json"], env=env) == 0
     trend = json.loads(capsys.readouterr().out)
-    assert trend["scored"] == 10
+    assert trend["window_papers"] == 10 and trend["history_papers"] == 16 and trend["bursting"] >= 1
     top = trend["clusters"][0]
-    assert top["size"] >= 4 and ("experts" in top["label"] or "routing" in top["label"])
+    assert top["significant"] and top["observed"] >= 4 and top["author_groups"] >= 4
+    assert top["expected"] < top["observed"] / 2 and top["p_value"] < 0.01
+    assert "expert" in top["label"] or "routing" in top["label"]
+    main(["trend"], env=env)
+    assert "BURSTING" in capsys.readouterr().out
 
     assert main(["rank", "ada@example.org", "--limit", "5", "--json"], env=env) == 0
     ranked = json.loads(capsys.readouterr().out)
@@ -62,17 +83,22 @@ def test_trend_and_rank(settings, store, capsys):
     for item in ranked["items"]:
         assert {"paper_id", "title", "year", "score", "relevance", "trend", "reason"} <= set(item)
     classic = items["doi:10.1162/neco.1991.3.1.79"]
-    assert classic["reason"].startswith("from 1991 — echoes this month's burst in")
-    assert items["url:neuro"]["reason"].startswith("from neuroscience, close to")
+    assert classic["reason"].startswith("a 1991 classic — echoes this month's burst in")
+    assert items["url:neuro"]["reason"].startswith("from neuroscience, a field you rarely read; close to your "
+                                                   "interests — both on mixture of experts")
+    for item in ranked["items"]:  # every pick clears the floor, and popular means a bursting cluster
+        assert item["claims"]["cosine"] >= item["claims"]["floor"]
+        if item["claims"]["kind"] == "popular":
+            assert item["paper_id"] in top["paper_ids"]
 
-    # The anti-trending dial: at full strength the burst papers fall, at zero they rise.
-    strong = store.update_user(user.id, anti_trend=3.0)
-    main(["rank", str(strong.id), "--limit", "5", "--json"], env=env)
-    hot_strong = sum(i["paper_id"].startswith("arxiv:2611.0000") for i in json.loads(capsys.readouterr().out)["items"])
-    store.update_user(user.id, anti_trend=0.0)
-    main(["rank", str(strong.id), "--limit", "5", "--json"], env=env)
-    hot_none = sum(i["paper_id"].startswith("arxiv:2611.0000") for i in json.loads(capsys.readouterr().out)["items"])
-    assert hot_strong < hot_none
+    # The anti-trending dial: at full strength the burst papers fall below the rest, at zero they rise.
+    def first_hot(anti_trend: float) -> int:
+        store.update_user(user.id, anti_trend=anti_trend)
+        main(["rank", str(user.id), "--limit", "5", "--json"], env=env)
+        items = json.loads(capsys.readouterr().out)["items"]
+        return next(n for n, i in enumerate(items) if i["paper_id"].startswith("arxiv:2611.0000"))
+
+    assert first_hot(3.0) > first_hot(0.0)
 
 
 def test_nothing_delivered_or_read_comes_back(settings, store, capsys):
@@ -103,4 +129,4 @@ def test_picks_and_trend_over_the_api(settings, store):
         assert len(picks["items"]) == 3 and all(i["reason"] for i in picks["items"])
         assert client.get(f"/api/users/{other.id}/picks", headers=headers).status_code == 404
         trend = client.get("/api/trend").json()
-        assert trend["scored"] == 10 and "clusters" in trend
+        assert trend["window_papers"] == 10 and trend["clusters"] and trend["clusters"][0]["significant"]
