@@ -15,6 +15,13 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
+# Longest accepted values: a name is one line in a mail header (RFC 5322 allows 998
+# characters a line), and interests are embedded on every page view, so 5 MB of them
+# would cost seconds of CPU each time.
+MAX_CHARS = {"email": 254, "name": 200, "timezone": 64, "interests": 5000}
+MAX_CATEGORIES = 50
+
+
 class AccountError(ValueError):
     """A value a user gave that cannot be stored; the message says what to give instead."""
 
@@ -33,6 +40,8 @@ def clean_fields(**fields) -> dict:
     for name, value in fields.items():
         if value is None:
             continue
+        if isinstance(value, str) and len(value) > MAX_CHARS.get(name, len(value)):
+            raise AccountError(f"the {name} is {len(value)} characters long; at most {MAX_CHARS[name]} are kept")
         if name == "email":
             value = value.strip()
             if not EMAIL_RE.match(value):
@@ -47,6 +56,8 @@ def clean_fields(**fields) -> dict:
             if not 0 <= value <= 23:
                 raise AccountError("the digest hour is a whole hour from 0 to 23")
         elif name == "categories":
+            if len(value) > MAX_CATEGORIES:
+                raise AccountError(f"at most {MAX_CATEGORIES} categories can be followed")
             value = [c.strip() for c in value if c.strip()]
             bad = [c for c in value if not CATEGORY_RE.match(c)]
             if bad:
@@ -55,7 +66,11 @@ def clean_fields(**fields) -> dict:
             value = float(value)
             if not 0 <= value <= 3:
                 raise AccountError("anti-trending strength goes from 0 (off) to 3 (strong)")
-        elif name in ("name", "interests"):
+        elif name == "name":
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+                raise AccountError("a name is one line, without control characters")
+            value = value.strip()
+        elif name == "interests":
             value = value.strip()
         out[name] = value
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -14,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines import health
@@ -92,7 +93,8 @@ def search_query(  # a dependency: FastAPI documents and validates these paramet
 def _year(text: str | None, name: str) -> int | None:
     if text is None or not text.strip():
         return None
-    if not text.strip().isdigit() or not 1000 <= int(text) <= 3000:
+    # ASCII digits only: "²²²²".isdigit() is true, and int() then fails.
+    if not re.fullmatch(r"[0-9]{1,4}", text.strip()) or not 1000 <= int(text) <= 3000:
         raise SearchError("invalid_parameter", f"{name}={text!r}: give a year like 2015")
     return int(text)
 
@@ -118,7 +120,20 @@ def own(me: User, user_id: int) -> None:
         raise StarletteHTTPException(404, f"no user {user_id}")
 
 
-class UserChanges(BaseModel):
+class PlainText(BaseModel):
+    """Request bodies whose strings can be stored and sent back: a JSON "\\ud800" escape decodes to a
+    lone surrogate, which no response, page or mail could encode later."""
+
+    @field_validator("*")
+    @classmethod
+    def no_lone_surrogates(cls, value):
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+                raise ValueError("contains a lone surrogate (\\ud800-\\udfff), which is not text")
+        return value
+
+
+class UserChanges(PlainText):
     name: str | None = None
     timezone: str | None = None
     digest_hour: int | None = None
@@ -128,7 +143,7 @@ class UserChanges(BaseModel):
     unsubscribed: bool | None = None
 
 
-class NewReads(BaseModel):
+class NewReads(PlainText):
     ids: list[str] = Field(min_length=1, max_length=500)
     rating: Literal[1, -1] | None = None
 

@@ -118,6 +118,9 @@ def atom_response(request: Request, body: bytes, updated: str | None) -> Respons
                 return Response(status_code=304, headers=headers)
         except (TypeError, ValueError):
             pass
+    if request.method == "HEAD":  # feed readers and link checkers ask first: the same headers, no body
+        return Response(status_code=200, media_type="application/atom+xml; charset=utf-8",
+                        headers={**headers, "Content-Length": str(len(body))})
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
@@ -286,7 +289,7 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
             context["feed_url"] = f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
         return page(request, "old_paper.html", {"active": "old-paper", **context, "json_url": "/api/old-paper"})
 
-    @app.get("/feeds/old-paper.atom", include_in_schema=False)
+    @app.api_route("/feeds/old-paper.atom", methods=["GET", "HEAD"], include_in_schema=False)
     def global_feed(request: Request):
         try_pick(store, settings, iso_week(datetime.now(timezone.utc).date()))
         picks = history(store, 0, 52)
@@ -294,7 +297,7 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
                               self_url=settings.base_url.rstrip("/") + "/feeds/old-paper.atom", feed_key="global")
         return atom_response(request, body, picks[0]["picked_at"] if picks else None)
 
-    @app.get("/feeds/old-paper/{token}.atom", include_in_schema=False)
+    @app.api_route("/feeds/old-paper/{token}.atom", methods=["GET", "HEAD"], include_in_schema=False)
     def user_feed(request: Request, token: str):
         user = feed_user(signer, store, token)
         try_pick(store, settings, iso_week(datetime.now(timezone.utc).date()), user)

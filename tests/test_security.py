@@ -303,3 +303,63 @@ def test_an_empty_key_file_is_refused_with_a_clear_error(tmp_path):
     with pytest.raises(EmptySecretKey, match="delete the file"):
         load_secret("", tmp_path)
     assert load_secret("configured", tmp_path) == b"configured"
+
+
+# -- hostile input answers 4xx, never 500 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=x&from=²²²²", "/search?q=x&from=²²²²", "/api/search?q=x&to=١٢٣٤",
+                                  "/unsubscribe?t=é.é", "/feedback?t=é.é", "/signin/verify?t=%ED%A0%80.x",
+                                  "/feeds/old-paper/é.x.atom", "/api/search?q=%ED%A0%80", "/papers/%ED%A0%80"])
+def test_non_ascii_and_lone_surrogates_in_urls_are_client_errors(client, path):
+    assert client.get(path).status_code < 500
+    assert client.post(path).status_code < 500
+
+
+def test_non_ascii_tokens_and_cookies_are_refused_not_crashed_on(client):
+    for token in ("Bearer glean_é".encode(), "Bearer \xff\xfe".encode("latin-1")):
+        answer = client.get("/api/me", headers=[(b"authorization", token)])
+        assert answer.status_code == 401, token
+    cookie = [(b"cookie", "glean_session=é.é".encode())]
+    assert client.get("/", headers=cookie).status_code == 200
+    assert client.get("/settings", headers=cookie, follow_redirects=False).status_code == 303
+
+
+def test_lone_surrogates_in_json_bodies_are_refused(make_settings, store):
+    from service.accounts import create_user
+
+    settings = make_settings(secret_key="k")
+    user, token = create_user(store, "ada@example.org")
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        answer = client.patch(f"/api/users/{user.id}", content=b'{"interests": "x\\udc80"}', headers=auth)
+        assert answer.status_code == 422 and "surrogate" in answer.json()["error"]["message"]
+        assert client.post(f"/api/users/{user.id}/reads", content=b'{"ids": ["\\ud800"]}', headers=auth).status_code == 422
+        assert client.get(f"/api/users/{user.id}", headers=auth).status_code == 200
+
+
+def test_profile_fields_have_length_limits_and_a_name_is_one_line(make_settings, store):
+    from service.accounts import create_user
+
+    settings = make_settings(secret_key="k")
+    user, token = create_user(store, "ada@example.org")
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        # A 2 MB name is over the request cap (413); under the cap, each field has its own limit (400).
+        assert client.patch(f"/api/users/{user.id}", json={"name": "x" * 2_000_000}, headers=auth).status_code == 413
+        for changes in ({"name": "x" * 201}, {"interests": "y" * 5001}, {"timezone": "z" * 100_000},
+                        {"categories": ["cs.LG"] * 1000}, {"name": "Ada\r\nBcc: everyone@example.org"}):
+            answer = client.patch(f"/api/users/{user.id}", json=changes, headers=auth)
+            assert answer.status_code == 400, changes
+        assert client.patch(f"/api/users/{user.id}", json={"name": "Ada Lovelace", "interests": "i" * 5000},
+                            headers=auth).status_code == 200
+    assert store.get_user(user.id).name == "Ada Lovelace"
+
+
+def test_feeds_answer_head_like_get_without_a_body(client):
+    get, head = client.get("/feeds/old-paper.atom"), client.head("/feeds/old-paper.atom")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert int(head.headers["content-length"]) == len(get.content)
+    assert client.head("/feeds/old-paper/forged.atom").status_code == 404
