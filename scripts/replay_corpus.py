@@ -5,19 +5,22 @@ transcripts: point the URL settings at it and every command runs its real code
 path against real recorded answers.
 
     python scripts/replay_corpus.py --port 8765 &
-    export GLEAN_ARXIV_API_URL=http://127.0.0.1:8765/api/query
-    export GLEAN_ARXIV_PDF_BASE=http://127.0.0.1:8765/pdf/
-    export GLEAN_FEEDS=var/replay-feeds.toml   # written by this script
+
+It prints the settings that point Glean at it (``export GLEAN_…=…`` lines). The feeds
+list it writes goes to a fresh temporary folder (or --feeds-out), never into the checkout.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+CHECKOUT = Path(__file__).resolve().parents[1]
+sys.dont_write_bytecode = True  # importing the test helpers must not leave __pycache__ in the checkout
+sys.path.insert(0, str(CHECKOUT))
 
 from tests.corpus import (ARXIV_API, ARXIV_PDF_PAPERS, EMPTY_PAGE, FEEDS, PDFS,  # noqa: E402
                           TESTING_PAGE, atom_page, entries, entries_by_update, entry_for)
@@ -33,9 +36,13 @@ FEED_FILES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--feeds-out", type=Path, default=Path("var/replay-feeds.toml"))
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--feeds-out", type=Path,
+                        help="where to write the feeds list (default: a new temporary folder)")
     args = parser.parse_args()
+    feeds_out = (args.feeds_out or Path(tempfile.mkdtemp(prefix="glean-replay-")) / "replay-feeds.toml").resolve()
+    if feeds_out.is_relative_to(CHECKOUT):
+        parser.error(f"--feeds-out {feeds_out} lies inside the checkout; choose a place outside {CHECKOUT}")
 
     web = FakeWeb(port=args.port)
     template = entries(ARXIV_API / "arxivpy_2016_id_list_1111.2011v2.xml")[0]
@@ -52,9 +59,13 @@ def main() -> None:
         path = f"/feeds/{filename}"
         web.add(path, Reply(body=(FEEDS / filename).read_bytes()))
         lines += ["[[feed]]", f'name = "{name}"', f'url = "{web.url(path)}"', f'field = "{field}"', ""]
-    args.feeds_out.parent.mkdir(parents=True, exist_ok=True)
-    args.feeds_out.write_text("\n".join(lines))
-    print(f"replaying the shared corpus on {web.base}; feeds list written to {args.feeds_out}", flush=True)
+    feeds_out.parent.mkdir(parents=True, exist_ok=True)
+    feeds_out.write_text("\n".join(lines))
+    print(f"# replaying the shared corpus on {web.base} (Ctrl-C stops it); point Glean at it with:\n"
+          f"export GLEAN_ARXIV_API_URL={web.url('/api/query')}\n"
+          f"export GLEAN_ARXIV_PDF_BASE={web.url('/pdf/')}\n"
+          f"export GLEAN_FEEDS={feeds_out}\n"
+          f"# (the README's transcripts also set GLEAN_CLASSICS_PER_RUN=20 and GLEAN_LOG_LEVEL=WARNING)", flush=True)
     try:
         while True:
             time.sleep(3600)

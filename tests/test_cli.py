@@ -192,3 +192,41 @@ def test_a_run_whose_process_died_shows_as_interrupted(capsys, env):
     assert state["feeds"]["state"] == "interrupted" and f"pid {int(gone.stdout)}" in state["feeds"]["reason"]
     assert state["arxiv"]["state"] == "running"
     assert store.runs("arxiv")[0]["id"] == alive
+
+
+def test_built_arxiv_entries_carry_their_own_paper_not_the_templates():
+    from pipelines.sources.arxiv_api import parse_result
+    from tests.corpus import ARXIV_API, ARXIV_PDF_PAPERS, atom_page, entries, entry_for
+    from arxiv import _feed
+    template = entries(ARXIV_API / "arxivpy_2016_id_list_1111.2011v2.xml")[0]
+    page = atom_page([entry_for(template, aid, *m[:3]) for aid, m in ARXIV_PDF_PAPERS.items()], total=2, start=0)
+    papers = {p.id: p for p in (parse_result(r, pdf_base="http://x/pdf/") for r in _feed.parse(page).results)}
+    citesee, plain = papers["arxiv:2302.07302"], papers["arxiv:2203.00130"]
+    assert citesee.abstract.startswith("When reading a scholarly article") and citesee.doi == "10.1145/3544548.3580847"
+    assert plain.abstract.startswith("When seeking information") and plain.doi is None
+    for paper in (citesee, plain):
+        assert "Bethe lattice" not in paper.abstract and paper.categories == ["cs.HC"]
+        assert paper.journal_ref is None and paper.abs_url.endswith(paper.id.removeprefix("arxiv:"))
+
+
+def test_the_replay_prints_its_settings_and_writes_outside_the_checkout():
+    import signal
+    import threading
+    from pathlib import Path
+    script = REPO / "scripts" / "replay_corpus.py"
+    proc = subprocess.Popen([sys.executable, str(script), "--port", "0"], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    guard = threading.Timer(120, proc.kill)
+    guard.start()
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(5)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        guard.cancel()
+    settings = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
+    assert set(settings) == {"GLEAN_ARXIV_API_URL", "GLEAN_ARXIV_PDF_BASE", "GLEAN_FEEDS"}
+    feeds = Path(settings["GLEAN_FEEDS"])
+    assert feeds.is_file() and not feeds.is_relative_to(REPO)
+    assert settings["GLEAN_ARXIV_API_URL"].startswith("http://127.0.0.1:")
+    assert not (REPO / "scripts" / "__pycache__").exists()
