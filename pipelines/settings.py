@@ -41,6 +41,18 @@ def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _parse_categories(raw: str) -> tuple[str, ...]:
+    """arXiv categories, each one in the taxonomy: a typo would ask arXiv for nothing, quietly."""
+    from .taxonomy import taxonomy  # the taxonomy finds its file through this module
+
+    codes = _parse_list(raw)
+    unknown = [c for c in codes if c not in taxonomy()]
+    if unknown:
+        raise ValueError(f"unknown arXiv categories {', '.join(unknown)}: use codes like cs.CL "
+                         f"(arxiv.org/category_taxonomy)")
+    return codes
+
+
 def _parse_positive_float(raw: str) -> float:
     value = float(raw)
     if value < 0:
@@ -105,7 +117,7 @@ class Settings:
                                  "arXiv API query endpoint.")
     arxiv_pdf_base: str = setting("https://arxiv.org/pdf/", str,
                                   "Prefix of arXiv PDF links; the id and version are appended.")
-    arxiv_categories: tuple[str, ...] = setting(("cs.LG", "cs.CL", "stat.ML"), _parse_list,
+    arxiv_categories: tuple[str, ...] = setting(("cs.LG", "cs.CL", "stat.ML"), _parse_categories,
                                                 "arXiv categories to follow, comma-separated.")
     arxiv_delay: float = setting(3.0, _parse_positive_float,
                                  "Seconds between two requests to arXiv, shared by the whole process.")

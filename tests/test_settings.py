@@ -53,3 +53,10 @@ def test_log_levels_are_checked(tmp_path, raw, level):
     assert Settings.load(env={"GLEAN_LOG_LEVEL": raw}, dotenv=tmp_path / "none").log_level == level
     with pytest.raises(SettingsError, match="GLEAN_LOG_LEVEL"):
         Settings.load(env={"GLEAN_LOG_LEVEL": "LOUD"}, dotenv=tmp_path / "none")
+
+
+def test_followed_categories_must_be_arxivs(tmp_path):
+    assert Settings.load(env={"GLEAN_ARXIV_CATEGORIES": "cs.HC, math.AG"}, dotenv=tmp_path / "none"
+                         ).arxiv_categories == ("cs.HC", "math.AG")
+    with pytest.raises(SettingsError, match="unknown arXiv categories cs.XX"):
+        Settings.load(env={"GLEAN_ARXIV_CATEGORIES": "cs.CL,cs.XX"}, dotenv=tmp_path / "none")
