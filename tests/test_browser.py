@@ -161,3 +161,48 @@ def test_pages_work_without_javascript_and_fit_a_phone(browser, server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, "the page must not scroll sideways on a phone-sized screen"
     assert httpx.get(f"{base}/api/search", params={"q": "single hospital"}).json()["total"] >= 1
+
+
+def test_signed_out_redirects_every_page_signed_in_and_feedback_confirms_acts_and_undoes(browser, server):
+    from service.signing import Signer
+
+    base, settings, store = server
+    browser.clear_cookies()
+    page = browser.new_page()
+    blocked = []  # the Content-Security-Policy must not have to block anything the pages use
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+
+    # Signed out, a personal page sends the browser to sign in, and back after the link.
+    page.goto(f"{base}/breadth")
+    assert "/signin?next=" in page.url
+    page.fill("#email", "ada@example.org")
+    page.click("text=Mail me a sign-in link")
+    page.goto(latest_magic_link(settings, base))
+    page.click("button:has-text('Sign in')")
+    assert page.url == f"{base}/breadth"
+
+    # Signed in, every page's navigation says so.
+    for path in ("/", "/search?q=single+hospital", "/papers/arxiv:2401.00002", "/old-paper", "/breadth",
+                 "/settings", "/docs"):
+        page.goto(base + path)
+        assert "Sign out (ada@example.org)" in page.inner_text("nav"), path
+        assert page.locator("nav a[href='/settings']").count() == 1, path
+
+    # A feedback link from a digest asks first; the button acts; Undo takes it back.
+    token = Signer(b"browser-test").sign("feedback", {"u": 1, "paper": "arxiv:2401.00002", "a": "not"}, 3600)
+    page.goto(f"{base}/feedback?t={token}")
+    assert store.ratings(1) == []
+    page.click("button:has-text('Not for me')")
+    assert "Thanks, noted" in page.inner_text("h1")
+    assert [r["rating"] for r in store.ratings(1)] == [-1]
+    shot(page, "06-feedback-done")
+    page.click("button:has-text('Undo')")
+    assert "Undone" in page.inner_text("h1")
+    assert store.ratings(1) == []
+
+    # Sign out everywhere ends this session too.
+    page.goto(f"{base}/settings")
+    page.click("button:has-text('Sign out everywhere')")
+    page.goto(f"{base}/settings")
+    assert "/signin?next=" in page.url
+    assert not blocked, blocked
