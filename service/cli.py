@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -710,6 +711,20 @@ def cmd_status(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail with a sentence, not a server log, when the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(infos[0][4])
+    except socket.gaierror:
+        raise CommandError(f"--host {host}: no such address; give an IP address like 127.0.0.1") from None
+    except OSError as exc:
+        why = "is in use (another server?)" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
+        raise CommandError(f"{host}:{port} {why}; stop the other server or choose another --port") from None
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
@@ -718,6 +733,7 @@ def cmd_serve(args, settings: Settings) -> int:
     from .app import create_app
 
     limit_cpu_threads(settings.serve_threads)
+    _check_can_listen(args.host, args.port)  # before the scheduler starts, not after
     app = create_app(settings, run_scheduler=not args.no_scheduler)
     print(f"Glean serving http://{args.host}:{args.port} (data folder {settings.home})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())

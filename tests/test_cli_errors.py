@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 
@@ -140,12 +141,13 @@ def test_every_command_has_a_bad_input_case():
 
 
 @pytest.mark.parametrize("command", every_command(), ids=" ".join)
-def test_every_command_survives_an_unusable_data_folder(command, env, tmp_path, capsys):
+def test_every_command_survives_an_unusable_data_folder(command, env, tmp_path, capsys, monkeypatch):
     """Also catches commands added later: any positional gets a plausible value."""
-    if command == ("serve",):
-        pytest.skip("serving would start a server; covered by its port cases")
     parser = build_parser()
     argv = list(command)
+    if command == ("serve",):
+        monkeypatch.setattr("uvicorn.run", lambda *a, **kw: pytest.fail("the server started"))
+        argv += ["--port", str(free_port())]
     sub = parser._subparsers._group_actions[0].choices[command[0]]
     if len(command) == 2:
         sub = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"][0].choices[command[1]]
@@ -160,6 +162,21 @@ def test_every_command_survives_an_unusable_data_folder(command, env, tmp_path, 
     code, out, err = run(argv, home_is_a_file(env, tmp_path), capsys)
     assert code != 0 and "Traceback" not in out + err
     assert "is not a folder" in err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_on_a_port_in_use_says_so(env, capsys, monkeypatch):
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: pytest.fail("the server started"))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = run(["serve", "--no-scheduler", "--port", str(port)], env, capsys)
+    assert code == 2 and err.strip() == (f"glean: 127.0.0.1:{port} is in use (another server?); "
+                                         f"stop the other server or choose another --port")
 
 
 def test_an_unexpected_error_is_one_line_with_a_hint(env, capsys, monkeypatch):
