@@ -967,6 +967,7 @@ class _StderrHandler(logging.StreamHandler):
 
     Without --verbose it drops what the command prints itself (the stage summaries,
     failed feeds) and leaves tracebacks out: the CLI says everything once, in a line.
+    `glean serve` keeps all of it: there the log is the only record of the scheduled runs.
     """
 
     def __init__(self) -> None:
@@ -999,7 +1000,7 @@ def _setup_logging(args, level_name: str) -> None:
     if handler is None:
         handler = _StderrHandler()
         root.addHandler(handler)
-    handler.verbose = args.verbose
+    handler.verbose = args.verbose or args.command == "serve"
     level = logging.DEBUG if args.verbose else getattr(logging, level_name)
     if getattr(args, "json", False) and not args.verbose:
         level = logging.WARNING  # keep stderr quiet for scripts

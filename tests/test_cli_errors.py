@@ -212,3 +212,20 @@ def test_unknown_glean_keys_are_named_with_the_closest_one(env, capsys, caplog):
     code, out, err = run(["status", "--json"], {**env, "GLEAN_HOMEE": "/tmp/elsewhere"}, capsys)
     assert code == 0 and json.loads(out)
     assert "unknown setting GLEAN_HOMEE is ignored: did you mean GLEAN_HOME?" in err + caplog.text
+
+
+def test_the_server_log_keeps_the_stage_summaries(env, capsys, monkeypatch):
+    """The CLI drops log lines it prints itself; under `glean serve` the log is the only record."""
+    import logging
+
+    from pipelines.stages import IN_REPORT
+
+    def serve(args, settings):
+        logging.getLogger("pipelines.stages").info("feeds: 3 new", extra=IN_REPORT)
+        return 0
+    monkeypatch.setattr(cli, "cmd_serve", serve)  # the parser picks the command up when main builds it
+    code, out, err = run(["serve", "--no-scheduler"], env, capsys)
+    assert code == 0 and "feeds: 3 new" in err
+    code, out, err = run(["status"], env, capsys)  # a plain command: the same record is dropped
+    logging.getLogger("pipelines.stages").info("feeds: 3 new", extra=IN_REPORT)
+    assert "feeds: 3 new" not in capsys.readouterr().err
