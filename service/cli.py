@@ -534,7 +534,8 @@ def cmd_reads(args, settings: Settings) -> int:
 
 def cmd_trend(args, settings: Settings) -> int:
     store = Store(settings.home)
-    report = compute_trends(store, settings)
+    with _progress("trend") as bar:  # one step, but minutes on a big store: the log says it is alive
+        report = compute_trends(store, settings, progress=bar)
     if not report.ok:
         raise CommandError(f"trend computation failed: {report.error}")
     d = report.details
