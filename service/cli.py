@@ -90,7 +90,6 @@ def _port(text: str) -> int:
 
 
 def _year(text: str) -> int:
-
     try:
         value = int(text)
     except ValueError:
@@ -1016,7 +1015,7 @@ _OS_ERROR_HINTS = {
     errno.EPERM: "permission denied: {path} (choose a place you may write, or fix its permissions)",
     errno.EISDIR: "{path} is a folder: give a file name",
     errno.ENOTDIR: "a part of {path} is a file, not a folder: check the path (and GLEAN_HOME)",
-    errno.EEXIST: "{path} exists and is not a folder: point GLEAN_HOME at a folder",
+    errno.EEXIST: "{path} exists and is not a folder: move it away, or point GLEAN_HOME at a folder",
     errno.ENOSPC: "no space left on the device holding {path}: free some space and run again",
     errno.EROFS: "{path} is on a read-only file system: choose another place",
 }
@@ -1046,7 +1045,6 @@ def _announce_new_data_folder(home: Path) -> None:
 
 
 def _reader_went_away() -> int:
-
     """stdout's reader stopped reading (``glean status | head -1``): end quietly, as Unix tools do."""
     try:  # later writes (the final flush at exit) go nowhere instead of raising again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
