@@ -1,68 +1,42 @@
-"""Offline evaluation of the diversity ranker against relevance-only and arxiv-sanity-lite, in one run.
+"""Offline evaluation of the diversity ranker: does every pick earn its slot? One command, one table.
 
     .venv/bin/python benchmarks/bench_ranker.py                  # table (embeds on first run, then cached)
     .venv/bin/python benchmarks/bench_ranker.py --json           # the same figures as JSON
-    .venv/bin/python benchmarks/bench_ranker.py --users 200 --limit 10 --timing-users 10000
-    .venv/bin/python benchmarks/bench_ranker.py --sweep          # also a small β / MMR λ / quota sweep
-    .venv/bin/python benchmarks/bench_ranker.py --sweep --save-json /tmp/ranker.json   # table + JSON file
+    .venv/bin/python benchmarks/bench_ranker.py --save-json benchmarks/results_ranker.json
+    .venv/bin/python benchmarks/bench_ranker.py --dump-picks benchmarks/pile_sort/picks.jsonl   # for grading
     .venv/bin/python benchmarks/bench_ranker.py --embed-only     # only fill the vector cache
 
-Data: the real arXiv metadata sample ../shared/corpus/metadata/arxiv_sample.jsonl.gz (read only).
+Data: the real arXiv metadata sample ../shared/corpus/metadata/arxiv_sample.jsonl.gz (read only; ids in
+arXiv's own form, so the vector cache is keyed on them).
 
-Simulation (all choices are flags; the defaults are what results_ranker.md reports):
+Two populations, the same candidates for every ranker:
 
-* Days. ``--days`` cutoffs one ``--step`` apart from ``--first-cutoff`` (default 6 weekly cutoffs from
-  2018-03-05). Digest day D = cutoff + ``--new-days`` (14). "Now" is D at 23:59 UTC, as picks_for does.
-* Embedded subset (the only slow part; vectors are cached in benchmarks/cache/ranker_vectors/<model>/,
-  keyed by record id and model name, so reruns skip it): every record created in
-  (D_first − 395 days, D_last] — what the trend history of the first day needs through the candidates
-  of the last day, ≈12.5k records — plus ``--classics`` pre-2010 records (default 600), sampled with a
-  fixed seed per field in proportion to the field mix of that span (two thirds of the raw pre-2010
-  sample is physics, mostly 1993–94, which no reader of this span would see as "their" classics). Text = title + ". " +
-  abstract, exactly pipelines.index_stage.paper_text, model all-MiniLM-L6-v2 via pipelines.embedding.
-* Trendiness per day: pipelines.trend.burst_scores over the embedded dated records up to D (window 30
-  days, history the 365 before, ``--rho`` default 0.6 = settings.trend_rho), turned into percentiles
-  exactly as service/picks.py._percentiles does (rank among all papers scored that day; unscored → 0).
-* Users: real authors (names normalised: accents folded, lower case, punctuation dropped, first + last
-  token; initials-only first names and names with > 60 papers in the sample are skipped as likely
-  collisions). A user is (author, first cutoff at which the author has ≥ 3 papers in the 365 days up to
-  the cutoff and ≥ 1 paper in (cutoff, D]). Profile = those ≥ 3 papers, weighted as picks.py weighs
-  reads (0.5 ** (age / 90 days), age = D − created), interests none; home fields = their primary
-  categories and fields (as build_profile does).
-* Candidates per user (identical for every ranker): "new" = all records created in (cutoff, D] (the
-  user's own later papers included: they are the ground truth); "classic" = the classic sample;
-  "cross-field" = records created in (D − 30 days, cutoff] whose field and category are outside the
-  user's home fields (the service's cross-field pool is feed items of the last trend window).
-* Ground truth: the author's papers in (cutoff, D]. "own hit@K" = share of users with ≥ 1 of their own
-  later papers among the picks; "cat hit" = share of picks whose primary category is the primary
-  category of one of those later papers.
-* Relevance (the same measure for every ranker) = the pick's highest cosine to any profile paper.
+* **Authors** (hit rate): real authors as simulated users (names normalised; initials-only first names and
+  names with > 60 papers skipped). A user is (author, first of ``--days`` weekly cutoffs from
+  ``--first-cutoff`` at which the author has ≥ 3 papers in the year up to the cutoff and ≥ 1 in the
+  ``--new-days`` after it). Reads = those papers (dated by their creation); ground truth = their later papers.
+  Candidates: everything created in (cutoff, D] (new), the classic sample (pre-2010 records, ``--classics``,
+  per field in proportion to the span's mix), and records of (D − 30 days, cutoff] outside the reader's
+  home subfields (the service's cross-field pool is feed items from other fields).
+* **Six readers from clearly different fields** (graph learning, hep-th, parsing, quantitative biology,
+  causal inference, cosmology): 15 real papers each, chosen by category and topic words from the year
+  before; eight consecutive daily digests at the end of the span, each excluding what that ranker already
+  showed (and, for Glean, old papers offered on an earlier day), new papers only since the previous digest.
 
-Rankers: (a) relevance-only, top K by that max cosine (zotero-arxiv-daily ranks by cosine to the
-library; its exact decay-weighted mean is reported as an extra row); (b) arxiv-sanity-lite: tf-idf as
-its compute.py (1–2-grams, 10k features, min_df 5, max_df 0.5, sublinear tf; title + abstract — not
-its author names, which would hand it the author's identity) fitted on the embedded subset, and per user
-sklearn LinearSVC(class_weight="balanced", C=0.1, tol=1e-6, max_iter=10000) as its serve.py, positives
-the profile papers, negatives ``--svm-negatives`` (2,000) random pre-cutoff records of the span plus
-the day's candidates (arxiv-sanity trains on its whole database, new papers included), candidates
-ranked by decision_function; (c) Glean's service.ranker.rank at β = 0, settings.rank_beta, 0.5 and 1.5,
-default RankParams otherwise.
+Trend per digest day: pipelines.trend.find_bursts over the embedded dated records up to that day (the
+service's own burst test, with the records' real authors and titles). Rankers: (a) relevance-only (top K
+by max cosine to the reads), (a') zotero-arxiv-daily's decayed weighted mean, (c) Glean's service.ranker.rank
+with the reader's floor (service/picks.py's reader_floor over the reads, absolute ``--floor``). Each pick
+of (c) is checked with service.ranker.false_claims against the day's stored burst test.
 
-Metrics are means over users (per pick, then per user), except pooled subfield entropy (Shannon
-entropy, bits, of taxonomy subfields over all picks of a ranker); "entropy/list" is the mean of the
-per-digest entropies. Trend exposure = share of picks whose trend percentile is ≥ 0.9 (the top decile
-of that day's scored papers; classics have none). Cross-field = outside the user's home fields, the
-ranker's own test. The two targets are checked at Glean's default strength (the declared default of
-settings.rank_beta, or ``--beta``) against (a), with a paired bootstrap 95 % interval over users for
-each ratio. Glean rows: β = 0, the default, 0.5 (the first default) and 1.5. ``--sweep`` adds Glean rows for other β, MMR λ, quotas, bonuses, the
-classics cap, and a hinge mapping of the trend percentile (see SWEEP).
-
-Timing: ``--timing-users`` (10,000) calls of rank() at the default β, the simulated users reused cyclically,
-each on a fixed random ``--timing-candidates`` (1,000) of its real candidates; profiles and candidate
-lists are built beforehand and only rank() is timed, with the BLAS thread pool as configured; interleaved
-with those calls, a fifth as many run with BLAS limited to one thread (threadpoolctl) for comparison.
-Wall and CPU seconds are both reported: other jobs share this machine, so wall time depends on its load
-(the load average is recorded). The comparisons and the sweep themselves run with one BLAS thread.
+Metrics (per pick, then per user, then the mean; "reach ≥ 3 fields" is over distinct picked papers):
+mean rel = a pick's highest cosine to the reads; below floor = picks under the reader's floor; burst exp =
+picks inside a cluster that passed the burst test; false = picks whose reason makes a claim the data does
+not support; popular ok = share of "popular" claims whose cluster passed the test; reach ≥ 3 fields =
+distinct papers picked for ≥ 3 readers whose home fields (largest share of their reads) differ;
+own hit = users whose own later paper was picked; picks/digest and empty digests; pre-2010 and cross-field
+shares. Targets (issue 12): below floor 0, false 0, popular ok 1.0, reach ≥ 3 fields ≤ 2 %, burst exposure
+≤ ⅓ of (a)'s, mean relevance ≥ 90 % of (a)'s.
 """
 
 from __future__ import annotations
@@ -79,7 +53,7 @@ import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -89,15 +63,19 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-from pipelines.taxonomy import field_of, lookup
-from pipelines.trend import HISTORY_DAYS, burst_scores
+from pipelines.concepts import Vocabulary
+from pipelines.taxonomy import field_key, field_of, lookup
+from pipelines.trend import HISTORY_DAYS, BurstRule, find_bursts
 from service.ranker import (
     CLASSIC_BEFORE,
     Candidate,
+    ClusterRef,
     Profile,
     ProfileItem,
     RankParams,
+    false_claims,
     rank,
+    reader_floor,
 )
 
 METADATA = ROOT.parent / "shared" / "corpus" / "metadata" / "arxiv_sample.jsonl.gz"
@@ -107,10 +85,11 @@ RECENCY_HALF_LIFE_DAYS = 90  # service/picks.py
 WINDOW_DAYS = 30  # settings.trend_window_days
 PROFILE_DAYS = 365
 MAX_AUTHOR_PAPERS = 60
-TOP_DECILE = 0.9
-FIRST_DEFAULT_BETA = 0.5  # the default the issue's targets were first checked at; always reported
+
+
 EMBED_CHUNK = 256
 SEED = 20180305
+ECHO_SIMILARITY = 0.6  # settings.trend_rho: an echo is as close as a near neighbour of the burst
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -250,37 +229,61 @@ def utc(d: date, at: dtime = dtime()) -> datetime:
     return datetime.combine(d, at, UTC)
 
 
-def percentiles(scores: dict[str, float]) -> dict[str, float]:
-    """service/picks.py._percentiles: rank among all scored papers, (i + 1) / n."""
-    ordered = sorted(scores, key=lambda pid: scores[pid])
-    n = len(ordered)
-    return {pid: (i + 1) / n for i, pid in enumerate(ordered)}
+# --------------------------------------------------------------------------------------- trends
 
 
-def day_trends(records: list[Record], span: list[int], vectors: np.ndarray, day: date, rho: float) -> dict:
+@dataclass
+class DayTrend:
+    """The burst test on one day, as the ranker and the claim checker see it."""
+
+    member: dict[str, ClusterRef]  # paper → the bursting cluster it belongs to
+    bursting: dict[int, set[str]]  # cluster id → its papers
+    neighbours: dict[str, int]
+    centroids: np.ndarray | None
+    refs: list[ClusterRef]
+    tested: int
+    labels: list[dict]  # every tested cluster, for the report
+
+
+def day_trend(records: list[Record], span: list[int], vectors: np.ndarray, day: date, rule: BurstRule) -> DayTrend:
     now = utc(day, dtime(23, 59))
-    keep = [k for k, i in enumerate(span) if records[i].created <= day]
-    ids = [records[span[k]].id for k in keep]
-    bursts = burst_scores(ids, vectors[keep], [utc(records[span[k]].created) for k in keep],
-                          [records[span[k]].category for k in keep], now, window_days=WINDOW_DAYS, rho=rho)
-    scores = {b.paper_id: b.score for b in bursts}
-    return {"percentile": percentiles(scores), "neighbours": {b.paper_id: b.recent for b in bursts},
-            "scores": scores}
+    keep = [k for k, i in enumerate(span) if records[span[k]].created <= day]
+    rows = [records[span[k]] for k in keep]
+    result = find_bursts([r.id for r in rows], vectors[keep], [utc(r.created) for r in rows], [r.authors for r in rows],
+                         [r.title for r in rows], now, rule)
+    refs, bursting, centroids = [], {}, []
+    for n, c in enumerate(result.clusters, 1):
+        c.id = n
+        if c.significant:
+            refs.append(ClusterRef(n, c.label, c.observed, c.expected))
+            bursting[n] = set(c.paper_ids)
+            centroids.append(c.centroid)
+    member = {pid: ClusterRef(k + 1, result.clusters[k].label, result.clusters[k].observed, result.clusters[k].expected)
+              for pid, k in result.member_of.items()}
+    labels = [{"label": c.label, "observed": c.observed, "expected": round(c.expected, 2), "p": c.p_value,
+               "groups": c.groups, "significant": c.significant, "verdict": c.verdict} for c in result.clusters]
+    return DayTrend(member, bursting, {h.paper_id: h.recent for h in result.neighbourhoods},
+                    np.stack(centroids) if centroids else None, refs, result.tests, labels)
 
 
 # ---------------------------------------------------------------------------------------- users
 
 
 @dataclass
-class User:
-    author: str
-    day: int  # index into plan.cutoffs
-    profile: list[int]
-    later: list[int]
-    home: set[str] = field(default_factory=set)
+class Reader:
+    name: str
+    profile: list[int]  # record indices of the reads
+    home_field: str | None = None
+    later: list[int] = field(default_factory=list)  # authors only: their own later papers
+    day: int = 0  # authors only: index into plan.cutoffs
 
 
-def find_users(records: list[Record], plan: Plan) -> list[User]:
+def home_field_of(records: list[Record], reads: list[int]) -> str | None:
+    counts = Counter(field_key(records[i].field) for i in reads if records[i].field)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def find_authors(records: list[Record], plan: Plan) -> list[Reader]:
     by_author: dict[str, list[int]] = defaultdict(list)
     for r in records:
         for a in dict.fromkeys(filter(None, map(normalise_name, r.authors))):
@@ -293,12 +296,37 @@ def find_users(records: list[Record], plan: Plan) -> list[User]:
             profile = [i for i in papers if cut - timedelta(days=PROFILE_DAYS) < records[i].created <= cut]
             later = [i for i in papers if cut < records[i].created <= plan.digest_days[d]]
             if len(profile) >= 3 and later:
-                home = set()
-                for i in profile:
-                    home |= {x for x in (records[i].category, records[i].field) if x}
-                users.append(User(author, d, profile, later, home))
+                users.append(Reader(author, profile, home_field_of(records, profile), later, d))
                 break
     return users
+
+
+# Six readers in clearly different fields: (name, primary categories, topic words in title or abstract).
+# The sample has hep-th and cosmology only before 2000, so the physicists here read quantum information
+# and the history and philosophy of physics (the categories the 2017–18 span holds).
+TOPIC_READERS = [
+    ("graph learning", ("cs.LG", "stat.ML", "cs.SI", "cs.AI"), r"\bgraph"),
+    ("quantum information", ("quant-ph",), r"quantum"),
+    ("parsing", ("cs.CL",), r"\bpars(e|es|ing|er|ers)\b|dependency tree|constituen"),
+    ("quantitative biology", ("q-bio.PE", "q-bio.NC", "q-bio.QM", "q-bio.MN", "q-bio.GN", "q-bio.BM", "q-bio.CB"),
+     r"protein|gene|neuron|population|evolution"),
+    ("causal inference", ("stat.ME", "stat.ML", "econ.EM", "stat.AP"), r"causal|treatment effect|instrumental variable"),
+    ("history and philosophy of physics", ("physics.hist-ph",), r"."),
+]
+TOPIC_READS = 15
+
+
+def find_topic_readers(records: list[Record], plan: Plan, first_day: date) -> list[Reader]:
+    rng = random.Random(SEED)
+    readers = []
+    for name, cats, words in TOPIC_READERS:
+        pattern = re.compile(words, re.IGNORECASE)
+        pool = [i for i in plan.span
+                if records[i].category in cats and first_day - timedelta(days=PROFILE_DAYS) < records[i].created
+                < first_day - timedelta(days=7) and pattern.search(f"{records[i].title} {records[i].abstract}")]
+        reads = sorted(rng.sample(pool, min(TOPIC_READS, len(pool))), key=lambda i: records[i].created)
+        readers.append(Reader(name, reads, home_field_of(records, reads)))
+    return readers
 
 
 # -------------------------------------------------------------------------------------- rankers
@@ -306,71 +334,83 @@ def find_users(records: list[Record], plan: Plan) -> list[User]:
 
 @dataclass
 class Case:
-    """One user's day: profile and candidates as every ranker sees them."""
-    user: User
+    """One reader's day: profile and candidates as every ranker sees them."""
+
+    user: Reader
+    day: date
     cand: list[int]  # record indices
     pools: list[str]
     cand_vecs: np.ndarray
     prof_vecs: np.ndarray
     prof_weights: np.ndarray
-    trend: np.ndarray  # percentile per candidate
     candidates: list[Candidate]  # for service.ranker.rank
-    rel: np.ndarray  # max cosine to the profile, per candidate (the relevance measure)
+    rel: np.ndarray  # max cosine to the reads, per candidate (the relevance measure)
+    profile: Profile  # Glean's profile at the default strength
+    trend: DayTrend
+    vocab: Vocabulary
 
 
-def build_cases(records, plan, users, vec, trends) -> list[Case]:
-    day_new: list[list[int]] = []
-    day_recent: list[list[int]] = []
-    for d, cut in enumerate(plan.cutoffs):
-        D = plan.digest_days[d]
-        day_new.append([i for i in plan.span if cut < records[i].created <= D])
-        day_recent.append([i for i in plan.span if D - timedelta(days=WINDOW_DAYS) < records[i].created <= cut])
-    cases = []
-    for u in users:
-        D = plan.digest_days[u.day]
-        own = set(u.profile)
-        cand, pools = [], []
-        for i in day_new[u.day]:
+def shares(records: list[Record], reads: list[int], weights: np.ndarray) -> tuple[dict, dict]:
+    sub: dict[str, float] = defaultdict(float)
+    fld: dict[str, float] = defaultdict(float)
+    total = float(weights.sum()) or 1.0
+    for i, w in zip(reads, weights):
+        lk = lookup(records[i].category)
+        if lk:
+            sub[lk.subfield] += w / total
+        if records[i].field:
+            fld[field_key(records[i].field)] += w / total
+    return dict(sub), dict(fld)
+
+
+def make_case(records, vec, user: Reader, day: date, new: list[int], classics: list[int], recent: list[int],
+              trend: DayTrend, beta: float, floor: float, vocab: Vocabulary, exclude: set[int] = frozenset(),
+              exclude_old: set[int] = frozenset()) -> Case:
+    prof_vecs = np.stack([vec[records[i].id] for i in user.profile])
+    weights = np.array([min(1.0, 0.5 ** ((day - records[i].created).days / RECENCY_HALF_LIFE_DAYS))
+                        for i in user.profile])
+    sub, fld = shares(records, user.profile, weights)
+    own = set(user.profile)
+    cand, pools = [], []
+    for i in new:
+        if i not in own and i not in exclude:
             cand.append(i), pools.append("new")
-        for i in plan.classics:
+    for i in classics:
+        if i not in exclude and i not in exclude_old:
             cand.append(i), pools.append("classic")
-        for i in day_recent[u.day]:
-            r = records[i]
-            if i not in own and not ({r.field, r.category} & u.home):
-                cand.append(i), pools.append("cross-field")
-        cand_vecs = np.stack([vec[records[i].id] for i in cand])
-        prof_vecs = np.stack([vec[records[i].id] for i in u.profile])
-        weights = np.array([min(1.0, 0.5 ** ((D - records[i].created).days / RECENCY_HALF_LIFE_DAYS))
-                            for i in u.profile])
-        pct, nb = trends[u.day]["percentile"], trends[u.day]["neighbours"]
-        trend = np.array([pct.get(records[i].id, 0.0) for i in cand])
-        candidates = [Candidate(paper_id=records[i].id, title=records[i].title, year=records[i].year,
-                                vector=cand_vecs[k], field=records[i].field, category=records[i].category,
-                                pool=pools[k], trend=float(trend[k]), trend_neighbours=nb.get(records[i].id, 0))
-                      for k, i in enumerate(cand)]
-        rel = (cand_vecs @ prof_vecs.T).max(axis=1)
-        cases.append(Case(u, cand, pools, cand_vecs, prof_vecs, weights, trend, candidates, rel))
-    return cases
+    for i in recent:  # the cross-field pool: other fields only, as feed items are
+        lk = lookup(records[i].category)
+        if i not in own and i not in exclude and sub.get(lk.subfield if lk else "", 0.0) < 0.05:
+            cand.append(i), pools.append("cross-field")
+    cand_vecs = np.stack([vec[records[i].id] for i in cand])
+    candidates = []
+    for k, i in enumerate(cand):
+        r = records[i]
+        lk = lookup(r.category)
+        echo = None
+        if pools[k] == "classic" and trend.centroids is not None:
+            sims = trend.centroids @ cand_vecs[k]
+            if sims.max() >= max(floor, ECHO_SIMILARITY):
+                echo = trend.refs[int(sims.argmax())]
+        member = trend.member.get(r.id)
+        candidates.append(Candidate(paper_id=r.id, title=r.title, year=r.year, vector=cand_vecs[k], field=r.field,
+                                    category=r.category, pool=pools[k], text=r.text,
+                                    subfield=lk.subfield if lk else None, classic=False,  # no canon in the sample
+                                    trend=1.0 if member else 0.0, cluster=member,
+                                    neighbours=trend.neighbours.get(r.id), echo=echo))
+    items = [ProfileItem(label=records[i].title, vector=prof_vecs[n], weight=float(weights[n]), paper_id=records[i].id,
+                         text=records[i].text) for n, i in enumerate(user.profile)]
+    profile = Profile(items=items, subfield_shares=sub, field_shares=fld, beta=beta,
+                      floor=reader_floor(prof_vecs, floor))
+    rel = (cand_vecs @ prof_vecs.T).max(axis=1)
+    return Case(user, day, cand, pools, cand_vecs, prof_vecs, weights, candidates, rel, profile, trend, vocab)
 
 
-def settings_beta() -> float:
-    """The shipped default strength: the declared default of Settings.rank_beta (not the environment)."""
-    import dataclasses
-
-    from pipelines.settings import Settings
-
-    return float(next(f.default for f in dataclasses.fields(Settings) if f.name == "rank_beta"))
-
-
-def glean_profile(records, case: Case, beta: float) -> Profile:
-    items = [ProfileItem(label=records[i].title, vector=case.prof_vecs[k], weight=float(case.prof_weights[k]))
-             for k, i in enumerate(case.user.profile)]
-    return Profile(items=items, home_fields=set(case.user.home), beta=beta)
-
-
-def rank_glean(records, case: Case, k: int, beta: float, params: RankParams | None = None) -> list[int]:
-    picks = rank(glean_profile(records, case, beta), case.candidates, limit=k, params=params)
+def rank_glean(case: Case, k: int, beta: float | None = None, params: RankParams | None = None) -> list[int]:
+    profile = case.profile if beta is None else replace(case.profile, beta=beta)
+    picks = rank(profile, case.candidates, limit=k, params=params, vectors=case.cand_vecs, vocab=case.vocab)
     where = {c.paper_id: n for n, c in enumerate(case.candidates)}
+    case.glean_picks = {p.paper_id: p for p in picks}  # type: ignore[attr-defined]  # for the claim check
     return [where[p.paper_id] for p in picks]
 
 
@@ -387,42 +427,6 @@ def rank_zotero(records, case: Case, k: int) -> list[int]:
     return list(np.argsort(-scores, kind="stable")[:k])
 
 
-class SanityLite:
-    """arxiv-sanity-lite: tf-idf features (compute.py) and a per-user linear SVM (serve.py)."""
-
-    def __init__(self, records: list[Record], plan: Plan, negatives: int):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.index = {i: n for n, i in enumerate(plan.embed_ids(records))}
-        self.v = TfidfVectorizer(input="content", encoding="utf-8", decode_error="replace",
-                                 strip_accents="unicode", lowercase=True, analyzer="word", stop_words="english",
-                                 token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-                                 max_features=10000, norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
-                                 max_df=0.5, min_df=5)
-        order = sorted(self.index, key=self.index.get)
-        self.x = self.v.fit_transform([f"{records[i].title} {records[i].abstract}" for i in order]).astype(np.float32)
-        self.records, self.plan, self.negatives = records, plan, negatives
-        self.rng = np.random.default_rng(SEED)
-
-    def rank(self, case: Case, k: int) -> list[int]:
-        from scipy.sparse import vstack
-        from sklearn import svm
-
-        cut = self.plan.cutoffs[case.user.day]
-        own = set(case.user.profile)
-        pre = [i for i in self.plan.span if self.records[i].created <= cut and i not in own]
-        neg = self.rng.choice(pre, size=min(self.negatives, len(pre)), replace=False)
-        rows_pos = [self.index[i] for i in case.user.profile]
-        rows_cand = [self.index[i] for i in case.cand]
-        x = vstack([self.x[rows_pos], self.x[[self.index[i] for i in neg]], self.x[rows_cand]])
-        y = np.zeros(x.shape[0], dtype=np.float32)
-        y[:len(rows_pos)] = 1.0
-        clf = svm.LinearSVC(class_weight="balanced", verbose=False, max_iter=10000, tol=1e-6, C=0.1)
-        clf.fit(x, y)
-        s = clf.decision_function(self.x[rows_cand])
-        return list(np.argsort(-s, kind="stable")[:k])
-
-
 # -------------------------------------------------------------------------------------- metrics
 
 
@@ -432,138 +436,214 @@ def entropy(labels) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
 
 
-def evaluate(records, cases: list[Case], picks: list[list[int]]) -> dict:
-    rel, cat_hit, own_hit, hot, ild, old, cross, ent_list, subs = [], [], [], [], [], [], [], [], []
-    any_old, any_cross = [], []
-    for case, chosen in zip(cases, picks):
+@dataclass
+class Outcome:
+    case: Case
+    chosen: list[int]
+    glean: dict | None = None  # paper id → Pick, for Glean
+
+
+def evaluate(records, outcomes: list[Outcome], k: int) -> dict:
+    per_user: dict[str, list] = defaultdict(list)
+    rel, below, burst, hit, old, cross, sizes, ild, ent = [], [], [], [], [], [], [], [], []
+    false_n = popular_n = popular_ok = picks_n = 0
+    reached: dict[str, set] = defaultdict(set)
+    for o in outcomes:
+        c, chosen = o.case, o.chosen
+        sizes.append(len(chosen))
+        ids = [c.cand[j] for j in chosen]
+        for i in ids:
+            reached[records[i].id].add((c.user.name, c.user.home_field))
         if not chosen:
             continue
-        ids = [case.cand[k] for k in chosen]
-        later = set(case.user.later)
-        later_cats = {records[i].category for i in later}
-        rel.append(float(np.mean(case.rel[chosen])))
-        cat_hit.append(np.mean([records[i].category in later_cats for i in ids]))
-        own_hit.append(float(bool(later & set(ids))))
-        hot.append(np.mean([case.trend[k] >= TOP_DECILE for k in chosen]))
-        v = case.cand_vecs[chosen]
+        rels = c.rel[chosen]
+        rel.append(float(rels.mean()))
+        per_user[c.user.name].append(float(rels.mean()))
+        below.append(float((rels < c.profile.floor - 1e-9).mean()))
+        burst.append(float(np.mean([c.candidates[j].trend > 0 for j in chosen])))
+        if c.user.later:
+            hit.append(float(bool(set(c.user.later) & set(ids))))
+        old.append(float(np.mean([records[i].year < CLASSIC_BEFORE for i in ids])))
+        cross.append(float(np.mean([(c.profile.share_of(c.candidates[j]) or 0.0) < 0.05 for j in chosen])))
         if len(chosen) > 1:
+            v = c.cand_vecs[chosen]
             sims = v @ v.T
-            m = len(chosen)
-            ild.append(float((1 - sims[~np.eye(m, dtype=bool)]).mean()))
-        old.append(np.mean([records[i].year < CLASSIC_BEFORE for i in ids]))
-        cross.append(np.mean([case.pools[k] == "cross-field"
-                              or not ({records[i].field, records[i].category} & case.user.home)
-                              for k, i in zip(chosen, ids)]))
-        any_old.append(old[-1] > 0)
-        any_cross.append(cross[-1] > 0)
-        labels = [records[i].subfield for i in ids]
-        ent_list.append(entropy(labels))
-        subs += labels
-    mean = lambda xs: float(np.mean(xs)) if xs else float("nan")
-    return {"users": len(rel), "relevance": mean(rel), "cat_hit": mean(cat_hit), "own_hit": mean(own_hit),
-            "trend_exposure": mean(hot), "ild": mean(ild), "pre2010": mean(old), "cross_field": mean(cross),
-            "entropy_pooled": entropy(subs), "entropy_list": mean(ent_list), "subfields": len(set(subs)),
-            "digests_with_pre2010": mean(any_old), "digests_with_cross_field": mean(any_cross),
-            "_per_user": {"relevance": np.array(rel), "trend_exposure": np.array(hot)}}
+            ild.append(float((1 - sims[~np.eye(len(chosen), dtype=bool)]).mean()))
+        ent.append(entropy(records[i].subfield for i in ids))
+        if o.glean is not None:
+            for j in chosen:
+                pick = o.glean[c.candidates[j].paper_id]
+                wrong = false_claims(pick, c.candidates[j], c.profile, bursting=c.trend.bursting)
+                false_n += bool(wrong)
+                picks_n += 1
+                if pick.claims["kind"] == "popular":
+                    popular_n += 1
+                    popular_ok += c.candidates[j].paper_id in c.trend.bursting.get(pick.claims["cluster"], set())
+    distinct = len(reached)
+    multi = sum(1 for readers in reached.values()
+                if len({home for _, home in readers}) >= 3 and len(readers) >= 3)
+    mean = lambda xs: float(np.mean(xs)) if xs else float("nan")  # noqa: E731
+    out = {"digests": len(outcomes), "picks_per_digest": mean(sizes), "empty_digests": mean([s == 0 for s in sizes]),
+           "full_digests": mean([s == k for s in sizes]), "relevance": mean(rel), "below_floor": mean(below),
+           "burst_exposure": mean(burst), "own_hit": mean(hit), "pre2010": mean(old), "cross_field": mean(cross),
+           "ild": mean(ild), "entropy_list": mean(ent), "distinct_picks": distinct,
+           "reach3_fields": multi / distinct if distinct else 0.0, "reach3_count": multi,
+           "_per_user_rel": {u: float(np.mean(v)) for u, v in per_user.items()},
+           "_per_user_burst": np.array(burst)}
+    if picks_n:
+        out.update(false_reasons=false_n / picks_n, popular_claims=popular_n,
+                   popular_ok=popular_ok / popular_n if popular_n else 1.0)
+    return out
 
 
-def quota_misses(records, cases: list[Case], picks: list[list[int]], beta: float,
-                 params: RankParams | None = None) -> dict:
-    """Digests where the ranker's own quota should have placed a pre-2010 / cross-field pick and did not:
-    an eligible candidate (flag set, weighted relevance ≥ quota_relevance) existed, yet no pick has the flag."""
-    from service.ranker import score_candidates
+# ------------------------------------------------------------------------------------ simulations
 
-    params = params or RankParams()
-    miss = {"is_old": 0, "is_cross": 0}
-    for case, chosen in zip(cases, picks):
-        scored = score_candidates(glean_profile(records, case, beta), case.candidates,
-                                  np.stack([c.vector for c in case.candidates]), params)
-        relevant = scored.relevance >= params.quota_relevance
-        for flag in miss:
-            flags = getattr(scored, flag)
-            if (flags & relevant).any() and not flags[list(chosen)].any():
-                miss[flag] += 1
-    return {"old_quota_missed": miss["is_old"], "cross_quota_missed": miss["is_cross"], "digests": len(cases)}
+
+def day_vocab(records, plan, day: date) -> Vocabulary:
+    """Phrase frequencies over the day's candidate universe (the service builds one per day too)."""
+    return Vocabulary.of([records[i].text for i in plan.span
+                          if day - timedelta(days=WINDOW_DAYS) < records[i].created <= day]
+                         + [records[i].text for i in plan.classics])
+
+
+def author_cases(records, plan, vec, users: list[Reader], trends: list[DayTrend], beta: float, floor: float,
+                 vocabs: dict[date, Vocabulary]):
+    cases = []
+    for u in users:
+        cut, D = plan.cutoffs[u.day], plan.digest_days[u.day]
+        new = [i for i in plan.span if cut < records[i].created <= D]
+        recent = [i for i in plan.span if D - timedelta(days=WINDOW_DAYS) < records[i].created <= cut]
+        cases.append(make_case(records, vec, u, D, new, plan.classics, recent, trends[u.day], beta, floor, vocabs[D]))
+    return cases
+
+
+def run_readers(records, plan, vec, readers: list[Reader], days: list[date], trends: dict[date, DayTrend],
+                vocabs: dict[date, Vocabulary], ranker: str, k: int, beta: float, floor: float,
+                params: RankParams | None = None) -> list[Outcome]:
+    """Daily digests for each reader, as the service runs them: nothing shown twice, new papers since
+    the previous digest, and (Glean) old papers offered on an earlier day not again."""
+    outcomes = []
+    for reader in readers:
+        shown: set[int] = set()
+        offered_old: set[int] = set()
+        previous = None
+        for day in days:
+            since = previous or day - timedelta(days=7)
+            new = [i for i in plan.span if since < records[i].created <= day]
+            recent = [i for i in plan.span if day - timedelta(days=WINDOW_DAYS) < records[i].created <= since]
+            case = make_case(records, vec, reader, day, new, plan.classics, recent, trends[day], beta, floor,
+                             vocabs[day], exclude=shown, exclude_old=offered_old)
+            if ranker == "glean":
+                chosen = rank_glean(case, k, params=params)
+                glean = case.glean_picks  # type: ignore[attr-defined]
+            else:
+                chosen, glean = (rank_relevance(case, k) if ranker == "relevance" else rank_zotero(records, case, k)), None
+            ids = [case.cand[j] for j in chosen]
+            shown |= set(ids)
+            offered_old |= {i for i in ids if records[i].year < CLASSIC_BEFORE}
+            outcomes.append(Outcome(case, chosen, glean))
+            previous = day
+    return outcomes
+
+
+def dump_picks(records, outcomes: list[Outcome], path: Path) -> int:
+    """The six readers' Glean picks, one JSON line each, for grading by hand (benchmarks/pile_sort/)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w") as fh:
+        for o in outcomes:
+            c = o.case
+            for j in o.chosen:
+                r = records[c.cand[j]]
+                pick = o.glean[r.id]
+                fh.write(json.dumps({"reader": c.user.name, "day": c.day.isoformat(), "paper": r.id, "year": r.year,
+                                     "category": r.category, "title": r.title, "abstract": r.abstract[:600],
+                                     "reason": pick.reason, "cosine": round(float(c.rel[j]), 3),
+                                     "floor": round(c.profile.floor, 3), "kind": pick.claims["kind"],
+                                     "reads": [records[i].title for i in c.user.profile]}) + "\n")
+                n += 1
+    return n
 
 
 # ---------------------------------------------------------------------------------------- output
 
 
-COLUMNS = [("relevance", "mean rel", "{:.3f}"), ("cat_hit", "cat hit", "{:.3f}"), ("own_hit", "own hit@K", "{:.3f}"),
-           ("trend_exposure", "trend exp", "{:.3f}"), ("ild", "ILD", "{:.3f}"), ("pre2010", "pre-2010", "{:.3f}"),
-           ("cross_field", "cross-field", "{:.3f}"), ("entropy_list", "H/list", "{:.2f}"),
-           ("entropy_pooled", "H pooled", "{:.2f}")]
+COLUMNS = [("picks_per_digest", "picks/digest", "{:.2f}"), ("empty_digests", "empty", "{:.2f}"),
+           ("relevance", "mean rel", "{:.3f}"), ("below_floor", "below floor", "{:.3f}"),
+           ("burst_exposure", "burst exp", "{:.3f}"), ("reach3_fields", "reach≥3 fields", "{:.3f}"),
+           ("own_hit", "own hit", "{:.3f}"), ("pre2010", "pre-2010", "{:.3f}"), ("cross_field", "cross-field", "{:.3f}"),
+           ("ild", "ILD", "{:.3f}"), ("false_reasons", "false", "{:.3f}"), ("popular_ok", "popular ok", "{:.2f}")]
 
 
-def table(rows: list[tuple[str, dict]], first: str = "ranker") -> str:
-    head = [first] + [c[1] for c in COLUMNS]
-    body = [[name] + [fmt.format(m[key]) for key, _, fmt in COLUMNS] for name, m in rows]
+def table(rows: list[tuple[str, dict]]) -> str:
+    head = ["ranker"] + [c[1] for c in COLUMNS]
+    body = [[name] + [fmt.format(m[key]) if key in m and m[key] == m[key] else "–" for key, _, fmt in COLUMNS]
+            for name, m in rows]
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+    line = lambda r: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
                                        for i, (c, w) in enumerate(zip(r, widths))) + " |"
     sep = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in body])
 
 
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = None
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "numpy": np.__version__, "load_1min_at_start": load,
-            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
-
-
-def bootstrap_ratio(num: np.ndarray, den: np.ndarray, n: int = 2000) -> list[float]:
-    """95 % interval of mean(num) / mean(den), resampling users (paired: the same users for both)."""
-    rng = np.random.default_rng(SEED)
-    idx = rng.integers(0, len(num), size=(n, len(num)))
-    d = den[idx].mean(axis=1)
-    ratios = np.divide(num[idx].mean(axis=1), d, out=np.full(n, np.nan), where=d > 0)
-    lo, hi = np.nanpercentile(ratios, [2.5, 97.5])
-    return [round(float(lo), 4), round(float(hi), 4)]
+def paired_ratio(glean: dict, base: dict) -> float:
+    """Mean over users of Glean's mean relevance, over the same users' relevance-only mean."""
+    users = [u for u in glean if u in base]
+    return float(np.mean([glean[u] for u in users]) / np.mean([base[u] for u in users])) if users else float("nan")
 
 
 def targets(base: dict, glean: dict) -> dict:
-    exp_ok = glean["trend_exposure"] <= base["trend_exposure"] / 3
-    rel_ok = glean["relevance"] >= 0.85 * base["relevance"]
-    ci = {}
-    if "_per_user" in base and "_per_user" in glean:
-        ci = {"relevance_ratio_ci95": bootstrap_ratio(glean["_per_user"]["relevance"], base["_per_user"]["relevance"]),
-              "trend_ratio_ci95": bootstrap_ratio(glean["_per_user"]["trend_exposure"],
-                                                  base["_per_user"]["trend_exposure"])}
-    return {**ci, "trend_exposure": glean["trend_exposure"], "trend_exposure_max": base["trend_exposure"] / 3,
-            "trend_ok": bool(exp_ok), "relevance": glean["relevance"], "relevance_min": 0.85 * base["relevance"],
-            "relevance_ok": bool(rel_ok), "relevance_ratio": glean["relevance"] / base["relevance"],
-            "trend_ratio": glean["trend_exposure"] / base["trend_exposure"] if base["trend_exposure"] else float("nan")}
+    ratio = paired_ratio(glean["_per_user_rel"], base["_per_user_rel"])
+    burst_ratio = glean["burst_exposure"] / base["burst_exposure"] if base["burst_exposure"] else float("nan")
+    return {"below_floor": glean["below_floor"], "below_floor_ok": glean["below_floor"] == 0,
+            "false_reasons": glean.get("false_reasons"), "false_ok": glean.get("false_reasons") == 0,
+            "popular_ok": glean.get("popular_ok"), "popular_claims": glean.get("popular_claims"),
+            "reach3_fields": glean["reach3_fields"], "reach3_ok": glean["reach3_fields"] <= 0.02,
+            "burst_exposure": glean["burst_exposure"], "burst_exposure_base": base["burst_exposure"],
+            "burst_ratio": burst_ratio, "burst_ok": glean["burst_exposure"] <= base["burst_exposure"] / 3,
+            "relevance_ratio": ratio, "relevance_ok": ratio >= 0.9}
+
 
 
 # ------------------------------------------------------------------------------------------ main
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(), "numpy": np.__version__,
+            "load_1min_at_start": os.getloadavg()[0],
+            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def settings_default(name: str):
+    """A shipped default: the declared default of a Settings field (not the environment)."""
+    import dataclasses
+
+    from pipelines.settings import Settings
+
+    return next(f.default for f in dataclasses.fields(Settings) if f.name == name)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--users", type=int, default=0, help="simulated users (0 = all that qualify)")
-    p.add_argument("--limit", type=int, default=10, help="picks per digest (K)")
+    p.add_argument("--users", type=int, default=0, help="simulated authors (0 = all that qualify)")
+    p.add_argument("--limit", type=int, default=8, help="picks per digest (K; GLEAN_DIGEST_SIZE)")
     p.add_argument("--first-cutoff", default="2018-03-05")
-    p.add_argument("--days", type=int, default=6, help="simulated cutoffs")
+    p.add_argument("--days", type=int, default=6, help="weekly cutoffs for the authors")
     p.add_argument("--step", type=int, default=7, help="days between cutoffs")
     p.add_argument("--new-days", type=int, default=14, help="days of new papers after a cutoff")
+    p.add_argument("--reader-days", type=int, default=8, help="daily digests for the six readers")
     p.add_argument("--classics", type=int, default=600, help="pre-2010 records in the classic pool")
-    p.add_argument("--rho", type=float, default=0.6, help="trend neighbour threshold (settings.trend_rho)")
-    p.add_argument("--svm-negatives", type=int, default=2000)
-    p.add_argument("--beta", type=float, default=None,
-                   help="Glean's default strength to check the targets at (default: settings.rank_beta)")
+    p.add_argument("--floor", type=float, default=None, help="absolute floor (default: settings.rank_floor)")
+    p.add_argument("--beta", type=float, default=None, help="anti-trending strength (default: settings.rank_beta)")
+    p.add_argument("--betas", default="0.5,1.0", help="other anti-trending strengths to report (comma-separated)")
     p.add_argument("--timing-users", type=int, default=10000, help="rank() calls for the timing (0 = skip)")
-    p.add_argument("--timing-candidates", type=int, default=1000,
-                   help="candidates per rank() call in the timing (a fixed random subset; 0 = the full pool)")
-    p.add_argument("--sweep", action="store_true", help="also sweep β, MMR λ and the quotas")
+    p.add_argument("--timing-candidates", type=int, default=1000, help="candidates per timed rank() call")
     p.add_argument("--save-json", metavar="PATH", help="also write the JSON figures to PATH")
+    p.add_argument("--dump-picks", metavar="PATH", help="write the six readers' Glean picks as JSON lines")
     p.add_argument("--model", default=MODEL)
     p.add_argument("--embed-only", action="store_true")
     return p.parse_args(argv)
@@ -572,6 +652,24 @@ def parse_args(argv=None):
 def log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
+
+
+def unrelated_pairs(records, vec, ids: list[int], n: int = 200_000) -> dict:
+    """How similar unrelated papers are (different top-level fields): what the absolute floor is set against."""
+    rng = np.random.default_rng(SEED)
+    v = np.stack([vec[records[i].id] for i in ids])
+    fields = np.array([records[i].field or "?" for i in ids])
+    a, b = rng.integers(0, len(ids), n), rng.integers(0, len(ids), n)
+    sims = (v[a] * v[b]).sum(axis=1)[fields[a] != fields[b]]
+    maxes = []  # a paper against 15 reads from other fields: the max is what the floor meets
+    for _ in range(5000):
+        r = rng.integers(0, len(ids), 40)
+        others = [j for j in r[1:] if fields[j] != fields[r[0]]][:15]
+        maxes.append(float((v[others] @ v[r[0]]).max()))
+    q = lambda x, p: round(float(np.quantile(x, p)), 3)  # noqa: E731
+    return {"pairs": int(len(sims)), "median": q(sims, 0.5), "p95": q(sims, 0.95), "p99": q(sims, 0.99),
+            "p999": q(sims, 0.999), "max15_median": q(maxes, 0.5), "max15_p95": q(maxes, 0.95),
+            "max15_p99": q(maxes, 0.99)}
 
 
 def main(argv=None) -> int:
@@ -584,275 +682,141 @@ def main(argv=None) -> int:
     wanted = plan.embed_ids(records)
     log(f"{len(records)} records; embedding subset {len(wanted)} ({len(plan.span)} dated, "
         f"{len(plan.classics)} classics)", quiet)
-    t0 = time.perf_counter()
     vec = embed(records, wanted, args.model, quiet=quiet)
-    embed_s = time.perf_counter() - t0
     if args.embed_only:
-        log(f"embedded/cached {len(vec)} vectors in {embed_s:.0f} s", quiet)
         return 0
-
-    users = find_users(records, plan)
-    qualifying = len(users)
-    if args.users and args.users < len(users):
-        users = sorted(random.Random(SEED).sample(users, args.users), key=lambda u: (u.day, u.author))
-    log(f"{qualifying} authors qualify as users; simulating {len(users)} on {len(plan.cutoffs)} days", quiet)
+    beta = args.beta if args.beta is not None else float(settings_default("rank_beta"))
+    floor = args.floor if args.floor is not None else float(settings_default("rank_floor"))
+    rule = BurstRule(rho=float(settings_default("trend_rho")), window_days=WINDOW_DAYS,
+                     alpha=float(settings_default("trend_alpha")), min_size=int(settings_default("trend_min_size")),
+                     min_groups=int(settings_default("trend_min_groups")),
+                     min_ratio=float(settings_default("trend_min_ratio")))
+    K = args.limit
+    calibration = unrelated_pairs(records, vec, plan.span)
 
     t0 = time.perf_counter()
     span_vecs = np.stack([vec[records[i].id] for i in plan.span])
-    trends = [day_trends(records, plan.span, span_vecs, d, args.rho) for d in plan.digest_days]
+    last = plan.digest_days[-1]
+    reader_days = [last - timedelta(days=args.reader_days - 1 - n) for n in range(args.reader_days)]
+    trend_days = sorted(set(plan.digest_days) | set(reader_days))
+    trends = {d: day_trend(records, plan.span, span_vecs, d, rule) for d in trend_days}
+    vocabs = {d: day_vocab(records, plan, d) for d in trend_days}
     trend_s = time.perf_counter() - t0
-    trend_diag = trend_diagnostics(trends)
-    log(f"trend scores for {len(trends)} days in {trend_s:.1f} s", quiet)
+    log(f"burst test and phrase frequencies on {len(trends)} days in {trend_s:.1f} s", quiet)
 
-    cases = build_cases(records, plan, users, vec, trends)
-    own = [trends[c.user.day]["percentile"].get(records[i].id, 0.0) for c in cases for i in c.user.later]
-    trend_diag["own_later_papers"] = {"mean_percentile": float(np.mean(own)),
-                                      "share_top_decile": float(np.mean(np.array(own) >= TOP_DECILE))}
-    trend_diag["candidates_top_decile_share"] = float(np.mean([np.mean(c.trend >= TOP_DECILE) for c in cases]))
-    trend_diag["new_pool_top_decile_share"] = float(np.mean(
-        [np.mean(c.trend[np.array(c.pools) == "new"] >= TOP_DECILE) for c in cases]))
-    K = args.limit
-    sanity = SanityLite(records, plan, args.svm_negatives)
-    default_beta = args.beta if args.beta is not None else settings_beta()
-    glean_betas = {0.0: "off", FIRST_DEFAULT_BETA: "first default", 1.5: "strong", default_beta: "default"}
-    default_name = f"(c) Glean β={default_beta:g} (default)"
-    rankers = [
-        ("(a) relevance-only (max cosine)", lambda c: rank_relevance(c, K)),
-        ("(a') zotero-arxiv-daily decay mean", lambda c: rank_zotero(records, c, K)),
-        ("(b) arxiv-sanity-lite tf-idf+SVM", lambda c: sanity.rank(c, K)),
-    ] + [(f"(c) Glean β={b:g} ({label})", lambda c, b=b: rank_glean(records, c, K, b))
-         for b, label in sorted(glean_betas.items())]
+    authors = find_authors(records, plan)
+    qualifying = len(authors)
+    if args.users and args.users < len(authors):
+        authors = sorted(random.Random(SEED).sample(authors, args.users), key=lambda u: (u.day, u.name))
+    readers = find_topic_readers(records, plan, reader_days[0])
+    log(f"{qualifying} authors qualify; simulating {len(authors)}, and {len(readers)} readers × "
+        f"{len(reader_days)} days", quiet)
+
+    cases = author_cases(records, plan, vec, authors, [trends[d] for d in plan.digest_days], beta, floor, vocabs)
+    results, seconds = {}, {}
     from threadpoolctl import threadpool_limits
 
-    results, seconds = {}, {}
-    single = threadpool_limits(limits=1)  # the comparisons and the sweep: one BLAS thread, less contention
-    for name, fn in rankers:
-        t0 = time.perf_counter()
-        picks = [fn(c) for c in cases]
-        seconds[name] = time.perf_counter() - t0
-        results[name] = evaluate(records, cases, picks)
-        if name.startswith("(c)"):
-            results[name].update(quota_misses(records, cases, picks, float(name.split("β=")[1].split()[0])))
-        log(f"  {name}: {seconds[name]:.1f} s", quiet)
-    base = results["(a) relevance-only (max cosine)"]
-    check = targets(base, results[default_name])
-    check["beta"] = default_beta
-
-    sweep = run_sweep(records, cases, K, base, quiet) if args.sweep else None
-    single.restore_original_limits()
-    timing = (time_rank(records, cases, K, args.timing_users, args.timing_candidates, default_beta, quiet)
-              if args.timing_users else None)
-
-    for m in list(results.values()) + [r["metrics"] for r in sweep or []]:
-        m.pop("_per_user", None)
+    with threadpool_limits(limits=1):
+        for name, fn in [("(a) relevance-only", lambda c: (rank_relevance(c, K), None)),
+                         ("(a') zotero-arxiv-daily", lambda c: (rank_zotero(records, c, K), None)),
+                         (f"(c) Glean β={beta:g}, floor {floor:g}", lambda c: (rank_glean(c, K), c.glean_picks))]:
+            t0 = time.perf_counter()
+            outcomes = [Outcome(c, *fn(c)) for c in cases]
+            seconds[f"authors {name}"] = time.perf_counter() - t0
+            results[f"authors {name}"] = evaluate(records, outcomes, K)
+            log(f"  authors {name}: {seconds[f'authors {name}']:.1f} s", quiet)
+        reader_outcomes = {}
+        for name, key in [("(a) relevance-only", "relevance"), ("(a') zotero-arxiv-daily", "zotero"),
+                          (f"(c) Glean β={beta:g}, floor {floor:g}", "glean")]:
+            t0 = time.perf_counter()
+            reader_outcomes[key] = run_readers(records, plan, vec, readers, reader_days, trends, vocabs, key, K, beta,
+                                               floor)
+            results[f"readers {name}"] = evaluate(records, reader_outcomes[key], K)
+            seconds[f"readers {name}"] = time.perf_counter() - t0
+        for other in [float(b) for b in args.betas.split(",") if b.strip()]:
+            name = f"(c) Glean β={other:g}, floor {floor:g}"
+            results[f"authors {name}"] = evaluate(records, [Outcome(c, rank_glean(c, K, beta=other), c.glean_picks)
+                                                            for c in cases], K)
+            results[f"readers {name}"] = evaluate(
+                records, run_readers(records, plan, vec, readers, reader_days, trends, vocabs, "glean", K, other, floor),
+                K)
+    glean_name = f"(c) Glean β={beta:g}, floor {floor:g}"
+    check = {"authors": targets(results["authors (a) relevance-only"], results[f"authors {glean_name}"]),
+             "readers": targets(results["readers (a) relevance-only"], results[f"readers {glean_name}"])}
+    dumped = dump_picks(records, reader_outcomes["glean"], Path(args.dump_picks)) if args.dump_picks else None
+    timing = time_rank(cases, K, args.timing_users, args.timing_candidates, quiet) if args.timing_users else None
+    for m in results.values():
+        for key in [k for k in m if k.startswith("_")]:
+            m.pop(key)
     out = {
         "command": " ".join(["benchmarks/bench_ranker.py"] + (sys.argv[1:] if argv is None else list(argv))),
         "machine": info,
-        "setup": {"model": args.model, "limit": K, "cutoffs": [c.isoformat() for c in plan.cutoffs],
-                  "digest_days": [d.isoformat() for d in plan.digest_days], "new_days": args.new_days,
-                  "rho": args.rho, "window_days": WINDOW_DAYS, "history_days": HISTORY_DAYS,
-                  "embedded": len(wanted), "embedded_dated": len(plan.span), "classics": len(plan.classics),
-                  "embed_s": round(embed_s, 1), "trend_s": round(trend_s, 1),
-                  "users_qualifying": qualifying, "users": len(cases),
-                  "users_per_day": dict(Counter(plan.cutoffs[c.user.day].isoformat() for c in cases)),
-                  "profile_papers_mean": float(np.mean([len(c.user.profile) for c in cases])),
-                  "later_papers_mean": float(np.mean([len(c.user.later) for c in cases])),
-                  "candidates_mean": float(np.mean([len(c.cand) for c in cases])),
-                  "candidates_by_pool_mean": {p: float(np.mean([c.pools.count(p) for c in cases]))
-                                              for p in ("new", "classic", "cross-field")},
-                  "home_fields": dict(Counter(records[c.user.profile[-1]].field for c in cases).most_common()),
-                  "svm_negatives": args.svm_negatives},
-        "trend": trend_diag,
-        "results": results,
-        "ranker_seconds": {k: round(v, 2) for k, v in seconds.items()},
-        "targets_at_default": check,
-        "timing": timing,
-        "sweep": sweep,
+        "setup": {"model": args.model, "limit": K, "beta": beta, "floor": floor, "rule": asdict(rule),
+                  "cutoffs": [c.isoformat() for c in plan.cutoffs], "reader_days": [d.isoformat() for d in reader_days],
+                  "embedded": len(wanted), "classics": len(plan.classics), "authors_qualifying": qualifying,
+                  "authors": len(authors), "readers": {r.name: {"reads": len(r.profile), "home_field": r.home_field}
+                                                      for r in readers},
+                  "candidates_mean": float(np.mean([len(c.cand) for c in cases])), "trend_s": round(trend_s, 1)},
+        "floor_calibration": calibration,
+        "bursts": {d.isoformat(): {"tested": t.tested, "bursting": [c for c in t.labels if c["significant"]]}
+                   for d, t in trends.items()},
+        "results": results, "ranker_seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "targets": check, "timing": timing, "dumped_picks": dumped,
         "total_s": round(time.perf_counter() - started, 1),
     }
     if args.save_json:
         Path(args.save_json).write_text(json.dumps(out, indent=2, default=float) + "\n")
-    if args.json:
-        print(json.dumps(out, indent=2, default=float))
-    else:
-        print(report(out))
+    print(json.dumps(out, indent=2, default=float) if args.json else report(out))
     return 0
 
 
-def trend_diagnostics(trends: list[dict]) -> dict:
-    per_day = []
-    for t in trends:
-        scores = np.array(list(t["scores"].values()))
-        nb = np.array(list(t["neighbours"].values()))
-        pct = t["percentile"]
-        top = [pid for pid, p in pct.items() if p >= TOP_DECILE]
-        per_day.append({"scored": len(scores), "zero_neighbours": float((nb == 0).mean()),
-                        "median_neighbours": float(np.median(nb)),
-                        "top_decile_min_score": float(min(t["scores"][p] for p in top)) if top else None,
-                        "top_decile_mean_neighbours": float(np.mean([t["neighbours"][p] for p in top])) if top else None,
-                        "distinct_scores": len(np.unique(np.round(scores, 6)))})
-    return {"per_day": per_day,
-            "scored_mean": float(np.mean([d["scored"] for d in per_day])),
-            "zero_neighbours_mean": float(np.mean([d["zero_neighbours"] for d in per_day]))}
-
-
-def time_rank(records, cases: list[Case], k: int, n: int, pool: int, beta: float, quiet: bool) -> dict:
-    """rank() for n users, the simulated ones reused cyclically, each on ``pool`` of its candidates (a fixed
-    random subset; all of them when pool is 0). Profiles and candidate lists are built beforehand; only rank()
-    is timed. The n calls run with the BLAS thread pool as it comes (what the service does); interleaved with
-    them, in blocks, n/5 more calls run with BLAS limited to one thread, so both see the same machine load."""
-    from threadpoolctl import threadpool_info, threadpool_limits
+def time_rank(cases: list[Case], k: int, n: int, pool: int, quiet: bool) -> dict:
+    """rank() for n users (the simulated authors reused cyclically), each on ``pool`` of its candidates;
+    profiles and candidate rows are prepared beforehand, only rank() is timed (one BLAS thread)."""
+    from threadpoolctl import threadpool_limits
 
     rng = random.Random(SEED)
-    profiles = [glean_profile(records, c, beta) for c in cases]
-    # As the service does it (service/picks.py): the day's candidate vectors are stacked once,
-    # and each user's call takes its rows of that matrix (the row selection is timed).
     rows = [sorted(rng.sample(range(len(c.candidates)), pool)) if pool and len(c.candidates) > pool
             else list(range(len(c.candidates))) for c in cases]
-    day_matrices = [np.stack([x.vector for x in c.candidates]) for c in cases]
     lists = [[c.candidates[i] for i in r] for c, r in zip(cases, rows)]
-    params = RankParams()
-
-    def call(c: int) -> None:
-        rank(profiles[c], lists[c], limit=k, params=params, vectors=day_matrices[c][rows[c]])
-
-    call(0)  # warm up
-    out = {"users": n, "candidates_mean": float(np.mean([len(lists[j % len(lists)]) for j in range(n)])),
-           "target_s": 60, "load_1min_before": os.getloadavg()[0],
-           "blas_threads_default": max((p.get("num_threads", 1) for p in threadpool_info()), default=1)}
-    spent = {"default_threads": 0.0, "one_thread": 0.0}
-    cpu = {"default_threads": 0.0, "one_thread": 0.0}
-    calls = {"default_threads": 0, "one_thread": 0}
-    block, j, j1 = 500, 0, 0
-    while j < n:
+    vocabs = [c.vocab for c in cases]
+    with threadpool_limits(limits=1):
         t0, p0 = time.perf_counter(), time.process_time()
-        for _ in range(min(block, n - j)):
-            call(j % len(cases))
-            j += 1
-        spent["default_threads"] += time.perf_counter() - t0
-        cpu["default_threads"] += time.process_time() - p0
-        with threadpool_limits(limits=1):
-            t0, p0 = time.perf_counter(), time.process_time()
-            for _ in range(block // 5):
-                call(j1 % len(cases))
-                j1 += 1
-            spent["one_thread"] += time.perf_counter() - t0
-            cpu["one_thread"] += time.process_time() - p0
-    calls = {"default_threads": j, "one_thread": j1}
-    for label, secs in spent.items():
-        per = secs / calls[label]
-        out[label] = {"calls": calls[label], "seconds_measured": round(secs, 2),
-                      "ms_per_user": round(1000 * per, 2), "seconds_for_n": round(per * n, 1),
-                      "seconds_for_10000": round(per * 10000, 1), "ok": per * 10000 <= 60,
-                      "cpu_seconds_for_10000": round(cpu[label] / calls[label] * 10000, 1)}
-        log(f"timing ({label}): {calls[label]} rank() calls in {secs:.1f} s", quiet)
-    out["load_1min_after"] = os.getloadavg()[0]
-    return out
-
-
-# The sweep: β, MMR λ, the quotas and bonuses, the classics cap; two rows also try a different *input*
-# mapping of the trend percentile (hinge: only the top fifth of the day's trendiness is penalised,
-# max(0, p − 0.8) / 0.2), which is a change to what picks.py would pass, not to the ranker.
-SWEEP = ([{"beta": b} for b in (0.1, 0.2, 0.3, 0.5, 1.0, 1.5)]
-         + [{"beta": b, "mmr_lambda": lam} for b in (0.2, 0.5) for lam in (0.5, 0.9)]
-         + [{"beta": b, "min_old": 0, "min_cross": 0} for b in (0.2, 0.5)]
-         + [{"beta": b, "max_old_share": 0.1} for b in (0.2, 0.5)]
-         + [{"beta": 0.5, "old_bonus": 0.0, "cross_bonus": 0.0}]
-         + [{"beta": b, "trend_map": "hinge0.8"} for b in (0.5, 1.0)])
-SWEEP_FIELDS = ("mmr_lambda", "old_bonus", "cross_bonus", "min_old", "min_cross", "max_old_share")
-
-
-def hinge_cases(cases: list[Case], knee: float) -> list[Case]:
-    out = []
-    for c in cases:
-        trend = np.clip((c.trend - knee) / (1 - knee), 0, None)
-        cands = [replace(x, trend=float(t)) for x, t in zip(c.candidates, trend)]
-        out.append(replace(c, candidates=cands))
-    return out
-
-
-def run_sweep(records, cases: list[Case], k: int, base: dict, quiet: bool) -> list[dict]:
-    rows = []
-    hinged = None
-    for cfg in SWEEP:
-        cfg = dict(cfg)
-        beta = cfg.pop("beta")
-        trend_map = cfg.pop("trend_map", "percentile")
-        if trend_map != "percentile" and hinged is None:
-            hinged = hinge_cases(cases, 0.8)
-        use = hinged if trend_map != "percentile" else cases
-        params = RankParams(**cfg)
-        picks = [rank_glean(records, c, k, beta, params) for c in use]
-        m = evaluate(records, cases, picks)  # metrics on the real percentiles
-        rows.append({"beta": beta, "trend_map": trend_map, **{f: getattr(params, f) for f in SWEEP_FIELDS},
-                     "metrics": m, "targets": targets(base, m)})
-        log(f"  sweep β={beta} {trend_map} {cfg}: rel {m['relevance']:.3f} trend {m['trend_exposure']:.3f}", quiet)
-    return rows
+        for j in range(n):
+            c = j % len(cases)
+            rank(cases[c].profile, lists[c], limit=k, vectors=cases[c].cand_vecs[rows[c]], vocab=vocabs[c])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - p0
+    log(f"timing: {n} rank() calls in {wall:.1f} s", quiet)
+    return {"users": n, "candidates_mean": float(np.mean([len(x) for x in lists])), "seconds": round(wall, 1),
+            "ms_per_user": round(1000 * wall / n, 2), "cpu_seconds": round(cpu, 1),
+            "seconds_for_10000": round(wall / n * 10000, 1)}
 
 
 def report(out: dict) -> str:
-    s, m, t = out["setup"], out["machine"], out["targets_at_default"]
-    lines = [(f"Glean ranker offline evaluation — {s['users']} simulated authors ({s['users_qualifying']} qualify), "
-             f"{len(s['cutoffs'])} days {s['digest_days'][0]}…{s['digest_days'][-1]}, K={s['limit']}, "
-             f"{s['candidates_mean']:.0f} candidates/user "
-             f"(new {s['candidates_by_pool_mean']['new']:.0f}, classic {s['candidates_by_pool_mean']['classic']:.0f}, "
-             f"cross-field {s['candidates_by_pool_mean']['cross-field']:.0f}), rho={s['rho']}"),
-             (f"machine: {m['nproc']} × {m['cpu']}, Python {m['python']}; embedded {s['embedded']} texts "
-             f"({s['embed_s']:.0f} s this run), trends {s['trend_s']:.0f} s"), "",
+    s, m, cal = out["setup"], out["machine"], out["floor_calibration"]
+    lines = [f"Glean ranker offline evaluation — {s['authors']} simulated authors ({s['authors_qualifying']} qualify) "
+             f"on {len(s['cutoffs'])} days, and six readers × {len(s['reader_days'])} daily digests; K={s['limit']}, "
+             f"β={s['beta']:g}, absolute floor {s['floor']:g}; {s['candidates_mean']:.0f} candidates per author-day",
+             f"machine: {m['nproc']} × {m['cpu']}, Python {m['python']}; burst test on "
+             f"{len(out['bursts'])} days in {s['trend_s']:.0f} s", "",
+             f"Floor calibration (unrelated pairs = different top-level fields, {cal['pairs']} pairs): cosine median "
+             f"{cal['median']}, p95 {cal['p95']}, p99 {cal['p99']}, p99.9 {cal['p999']}; the highest cosine of a paper "
+             f"to 15 reads from other fields: median {cal['max15_median']}, p95 {cal['max15_p95']}, "
+             f"p99 {cal['max15_p99']}.", "",
              table(list(out["results"].items())), "",
-             ("mean rel = max cosine of a pick to the profile; cat hit = share of picks in a primary category of the "
-             "author's later papers; own hit@K = users with their own later paper picked; trend exp = share of "
-             "picks in the day's top trend decile; ILD = mean pairwise 1 − cos; H = subfield entropy (bits), per "
-             "list averaged / pooled over all picks."), "",
-             ("Digests carrying ≥ 1 pre-2010 / ≥ 1 cross-field pick (Glean's quotas ask for one of each when a "
-             "candidate with weighted relevance ≥ 0.25 exists; 'missed' = such a candidate existed, none was picked):")]
-    for name, r in out["results"].items():
-        extra = (f"; quota missed: pre-2010 {r['old_quota_missed']}, cross-field {r['cross_quota_missed']} "
-                 f"of {r['digests']}" if "old_quota_missed" in r else "")
-        lines.append(f"  {name}: {r['digests_with_pre2010']:.3f} / {r['digests_with_cross_field']:.3f}{extra}")
-    lines += ["",
-             f"Targets at the default strength (β={t['beta']:g}, settings.rank_beta) against (a):",
-             (f"  trend exposure {t['trend_exposure']:.3f} ≤ {t['trend_exposure_max']:.3f} (1/3 of (a)): "
-             f"{'PASS' if t['trend_ok'] else 'FAIL'}  (ratio {t['trend_ratio']:.3f}, 95 % CI over users "
-             f"{t['trend_ratio_ci95'][0]:.3f}–{t['trend_ratio_ci95'][1]:.3f})"),
-             (f"  mean relevance {t['relevance']:.3f} ≥ {t['relevance_min']:.3f} (85 % of (a)): "
-             f"{'PASS' if t['relevance_ok'] else 'FAIL'}  (ratio {t['relevance_ratio']:.3f}, 95 % CI over users "
-             f"{t['relevance_ratio_ci95'][0]:.3f}–{t['relevance_ratio_ci95'][1]:.3f})")]
+             "Bursting clusters per day (passed the test): " + "; ".join(
+                 f"{d}: {len(b['bursting'])}/{b['tested']}" for d, b in out["bursts"].items())]
+    for scope, t in out["targets"].items():
+        lines.append(f"Targets, {scope}: below floor {t['below_floor']:.3f} (0), false reasons "
+                     f"{t['false_reasons']:.3f} (0), popular ok {t['popular_ok']:.2f} of {t['popular_claims']} (1.0), "
+                     f"reach ≥ 3 fields {t['reach3_fields']:.3f} (≤ 0.02), burst exposure {t['burst_exposure']:.3f} vs "
+                     f"(a) {t['burst_exposure_base']:.3f} (≤ ⅓: {'PASS' if t['burst_ok'] else 'FAIL'}), relevance "
+                     f"ratio {t['relevance_ratio']:.3f} (≥ 0.90: {'PASS' if t['relevance_ok'] else 'FAIL'})")
     if out["timing"]:
         tm = out["timing"]
-        for label in ("default_threads", "one_thread"):
-            r = tm[label]
-            how = (f"BLAS threads as configured ({tm['blas_threads_default']}), {r['calls']} calls measured"
-                   if label == "default_threads" else f"BLAS 1 thread, {r['calls']} calls measured")
-            if r["calls"] != 10000:
-                how += ", scaled to 10,000"
-            lines.append(f"  rank() for 10,000 users, {tm['candidates_mean']:.0f} candidates each ({how}): "
-                         f"{r['seconds_for_10000']:.1f} s ({r['ms_per_user']:.2f} ms/user) ≤ 60 s: "
-                         f"{'PASS' if r['ok'] else 'FAIL'}; CPU time {r['cpu_seconds_for_10000']:.1f} s")
-        lines.append(f"  (load average {tm['load_1min_before']:.1f} before, {tm['load_1min_after']:.1f} after the timing)")
-    if out["sweep"]:
-        lines += ["", "Sweep (Glean, same users and days; other RankParams at their defaults):",
-                  sweep_table(out["sweep"])]
+        lines.append(f"rank() for 10,000 users, {tm['candidates_mean']:.0f} candidates each (one BLAS thread): "
+                     f"{tm['seconds_for_10000']:.1f} s ({tm['ms_per_user']:.2f} ms/user)")
     return "\n".join(lines)
-
-
-def sweep_table(rows: list[dict]) -> str:
-    head = ["β", "trend input", "λ", "old/cross bonus", "min old/cross", "old cap", "mean rel", "rel/(a)",
-            "rel/(a) 95 % CI", "trend exp", "trend/(a)",
-            "ILD", "own hit@K", "cat hit", "pre-2010", "cross-field", "H/list", "both targets"]
-    body = []
-    for r in rows:
-        m, t = r["metrics"], r["targets"]
-        body.append([f"{r['beta']:g}", r["trend_map"], f"{r['mmr_lambda']:g}",
-                     f"{r['old_bonus']:g}/{r['cross_bonus']:g}", f"{r['min_old']}/{r['min_cross']}",
-                     f"{r['max_old_share']:g}", f"{m['relevance']:.3f}", f"{t['relevance_ratio']:.3f}",
-                     f"{t['relevance_ratio_ci95'][0]:.3f}–{t['relevance_ratio_ci95'][1]:.3f}",
-                     f"{m['trend_exposure']:.3f}", f"{t['trend_ratio']:.2f}", f"{m['ild']:.3f}",
-                     f"{m['own_hit']:.3f}", f"{m['cat_hit']:.3f}", f"{m['pre2010']:.3f}", f"{m['cross_field']:.3f}", f"{m['entropy_list']:.2f}",
-                     "PASS" if t["trend_ok"] and t["relevance_ok"] else "fail"])
-    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |"
-    return "\n".join([line(head), "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"] + [line(r) for r in body])
 
 
 if __name__ == "__main__":

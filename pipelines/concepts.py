@@ -5,10 +5,11 @@ that an embedding thinks they are near. Here a *concept* is a key phrase: a run 
 content words (stop words and research boilerplate split the runs, as in RAKE),
 taken as its unigrams, bigrams and trigrams after a light plural folding. Two texts
 share a concept when both hold the phrase. A single common word ("reaction",
-"cluster", "covariance") is not a shared idea: a unigram counts only when it is rare
-in the collection at hand (its document frequency is low), and a multi-word phrase
-when it is not common there ("neural network" links nothing in a pile of ML papers)
-and holds a word that is not boilerplate.
+"cluster", "covariance") is not a shared idea: single words count only when they are
+acronyms (QCD, LSTM). A multi-word phrase counts when it recurs in the collection at hand
+(a phrase found in one abstract only is a turn of phrase, not a term), is not common there
+("neural network" links nothing in a pile of ML papers), and holds a word that is not
+boilerplate.
 
 Pure: texts in, phrases out. :class:`Vocabulary` holds document frequencies over a
 collection (a day's candidates and the readers' papers) so rarity is measured on
@@ -44,6 +45,13 @@ important large small high low good better best problem problems case cases numb
 show showing allow allows allowing enable enables able also well known key significant significantly
 effect effects effective efficient efficiently simple standard main paper's terms term type types
 further existing previous previously current currently finally first second respectively thereby
+end art achieve achieves achieved achieving outperform outperforms outperformed outperforming improve improves
+improved improving yield yields yielded leverage leverages leveraged leveraging pave paves paving compare
+compared comparing perform performs performed performing apply applies applying require requires required
+requiring suggest suggests suggested suggesting allowing include includes including included focus focuses
+focused focusing aim aims aimed aiming explore explores explored exploring address addresses addressed
+addressing develop develops developed developing study studied studying analyze analyzes analyzed analyse
+analysed analysing analyzing design designed designing evaluate evaluated evaluating establish established
 """.split())
 # Words that say nothing on their own: never a concept alone, and never part of one.
 GENERIC = set("""
@@ -54,9 +62,10 @@ structures process processes function functions value values information quality
 state states time times form forms field fields theory approach use user users way ways part parts
 """.split())
 MAX_PHRASE_WORDS = 4  # joiners count: "mixture of experts" is three
-RARE_UNIGRAM_DF = 0.02  # a single word is a concept only if at most 2 % of the collection uses it
 COMMON_PHRASE_DF = 0.05  # a phrase in more than 5 % of the collection ("neural network") links nothing
 MIN_COMMON_COUNT = 5  # ... when at least this many documents hold it (small collections say little)
+MIN_TERM_COUNT = 2  # a phrase found in one abstract only is a turn of phrase, not a term of the field
+ACRONYM = re.compile(r"\b[a-z]?[A-Z]{2,6}s?\b")  # QCD, CMB, LSTM, fMRI, GANs
 
 
 def fold(word: str) -> str:
@@ -133,22 +142,42 @@ class Vocabulary:
         return math.log((1 + self.documents) / (1 + self.df.get(key, 0))) + 1.0
 
 
-def is_concept(key: str, vocab: Vocabulary | None) -> bool:
-    """A multi-word phrase not common in the collection, or a single word rare in it."""
-    if " " in key:
-        return vocab is None or vocab.share(key) <= COMMON_PHRASE_DF or vocab.df.get(key, 0) < MIN_COMMON_COUNT
-    if len(key) < 4:
-        return False
-    return vocab is not None and vocab.documents > 0 and vocab.share(key) <= RARE_UNIGRAM_DF
+@dataclass(frozen=True)
+class KeyPhrases:
+    """A text's phrases and acronyms, extracted once (a day's candidates meet many readers)."""
+
+    phrases: dict[str, str]
+    acronyms: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> "KeyPhrases":
+        return cls(phrases(text), frozenset(acronyms(text)))
 
 
-def shared_concepts(a: str | dict[str, str], b: str | dict[str, str], vocab: Vocabulary | None = None,
+def acronyms(text: str) -> set[str]:
+    """Folded keys of the acronyms a text uses (QCD, LSTM, fMRI): single words that name a thing."""
+    return {fold(a.lower()) for a in ACRONYM.findall(text)}
+
+
+def is_concept(key: str, vocab: Vocabulary | None, named: set[str] = frozenset()) -> bool:
+    """A multi-word phrase that recurs in the collection without being common there, or an acronym.
+    Ordinary single words never count: "reaction" or "cluster" in two abstracts is not a shared idea."""
+    if " " not in key:
+        return key in named
+    if vocab is None or not vocab.documents:
+        return True
+    df = vocab.df.get(key, 0)
+    return df >= MIN_TERM_COUNT and (vocab.share(key) <= COMMON_PHRASE_DF or df < MIN_COMMON_COUNT)
+
+
+def shared_concepts(a: str | KeyPhrases, b: str | KeyPhrases, vocab: Vocabulary | None = None,
                     limit: int = 3) -> list[str]:
     """Concepts both texts hold, most specific first (longer, then rarer); phrases that are part
-    of a longer shared phrase are dropped."""
-    pa = a if isinstance(a, dict) else phrases(a)
-    pb = b if isinstance(b, dict) else phrases(b)
-    common = [k for k in pa.keys() & pb.keys() if is_concept(k, vocab)]
+    of a longer shared phrase are dropped. Pass :class:`KeyPhrases` to reuse a text's extraction."""
+    a, b = (x if isinstance(x, KeyPhrases) else KeyPhrases.of(x) for x in (a, b))
+    pa, pb = a.phrases, b.phrases
+    named = a.acronyms & b.acronyms
+    common = [k for k in pa.keys() & pb.keys() if is_concept(k, vocab, named)]
     common.sort(key=lambda k: (-k.count(" "), -(vocab.idf(k) if vocab else 0.0), k))
     chosen: list[str] = []
     for key in common:

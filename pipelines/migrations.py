@@ -266,7 +266,7 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0",
     ],
-    # 9: trend as a statistical burst. Per paper: its neighbourhood counts and the bursting
+    # 10: trend as a statistical burst. Per paper: its neighbourhood counts and the bursting
     # cluster it belongs to (if any); per tested cluster: the test's numbers, so every
     # "popular" claim can be checked against what was stored.
     [

@@ -180,7 +180,7 @@ class Settings:
                                     "one group), so one lab's bulk upload is not a trend.")
     trend_min_ratio: float = setting(2.0, _parse_positive_float,
                                      "Burst test: the window must hold at least this many times the baseline.")
-    rank_floor: float = setting(0.4, _parse_positive_float,
+    rank_floor: float = setting(0.45, _parse_positive_float,
                                 "Relevance floor: a pick's cosine to its nearest read or interest must reach this "
                                 "(calibrated on unrelated pairs, BENCHMARKS.md); a reader whose reads sit closer "
                                 "together gets a higher floor of their own. Digests may be shorter than "
@@ -203,6 +203,12 @@ class Settings:
     rank_cross_share: float = setting(0.05, _parse_positive_float,
                                       "A subfield holding less than this share of a reader's weighted reads is "
                                       "another field for them (cross-field).")
+    rank_max_cross_share: float = setting(0.25, _parse_positive_float,
+                                          "At most this share of a digest's slots (rounded down) go to papers from "
+                                          "subfields the reader hardly reads.")
+    rank_cross_floor: float = setting(0.5, _parse_positive_float,
+                                      "A paper from another field must be at least this close to a read (and share "
+                                      "a key phrase with it): across fields, unrelated papers score higher by chance.")
     base_url: str = setting("http://127.0.0.1:8000", str,
                             "Public address of this Glean server; every link in mails and feeds starts with it.")
     secret_key: str = setting("", str, "Key that signs links and sessions. Empty: one is generated once and "

@@ -27,9 +27,9 @@ from pipelines.store_users import User
 
 from .accounts import AccountError, clean_fields, rotate_token, user_for_token
 from .breadth import breadth_report
-from .digest import signer_for
+from .digest import signer_for, today_for
 from .feedback import ACTIONS, apply_feedback, undo_feedback
-from .picks import picks_for
+from .picks import picks_for, shortfall_line
 from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
 from .sessions import session_user
@@ -292,7 +292,13 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         own(me, user_id)
         picks = picks_for(store, settings, me, on=on, limit=limit)
         return {"user": me.id, "date": (on or datetime.now(timezone.utc).date()).isoformat(),
-                "items": [asdict(p) for p in picks]}
+                "items": [asdict(p) for p in picks], "shortfall": shortfall_line(picks, limit)}
+
+    @app.get("/api/users/{user_id}/today", summary="Today as the home page shows it: the digest as sent, then "
+                                                    "what is new since (or today's picks before the digest)")
+    def api_today(user_id: int, me: Me) -> dict:
+        own(me, user_id)
+        return today_for(store, settings, me)
 
     @app.get("/api/users/{user_id}/breadth", summary="Where your reading goes: subfield shares and breadth")
     def api_breadth(user_id: int, me: Me) -> dict:

@@ -216,6 +216,23 @@ def weekly_breadth(store: Store, settings: Settings, user: User, day: date,
     return summary_line(report) if report["reads"] else None
 
 
+def today_for(store: Store, settings: Settings, user: User, now: datetime | None = None) -> dict:
+    """What "today" shows a reader: once today's digest is composed, exactly what it carried (and
+    when), then what is new since; before that, today's picks as the digest would choose them."""
+    now = now or datetime.now(timezone.utc)
+    day = now.astimezone(ZoneInfo(user.timezone)).date()
+    row = store.outbox_row(user.id, KIND, day.isoformat())
+    sent = None
+    if row and row["status"] not in ("composing", "nothing_to_send") and row["items"]:
+        sent = {"status": row["status"], "composed_at": row["created_at"], "sent_at": row.get("sent_at"),
+                "items": [{k: i[k] for k in ("paper_id", "title", "year", "reason", "origin", "excerpt",
+                                             "excerpt_is_limitations")} for i in _json_items(row["items"])]}
+    picks = picks_for(store, settings, user, on=day, limit=settings.digest_size)
+    return {"user": user.id, "date": day.isoformat(), "digest": sent,
+            "picks": [asdict(p) for p in picks],
+            "shortfall": None if sent else shortfall_line(picks, settings.digest_size)}
+
+
 def _json_items(raw: str | None) -> list[dict]:
     return json.loads(raw or "[]")
 

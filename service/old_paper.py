@@ -98,10 +98,11 @@ def pick_old_paper(store: Store, settings: Settings, week: str, user: User | Non
     sims = np.stack([matrix @ e.centroid for e in echoes], axis=1)  # old papers × echoes
     best_echo = (sims * np.array([e.weight for e in echoes])).argmax(axis=1)
     echo_sim = sims[np.arange(len(old)), best_echo]
-    clears = echo_sim >= settings.rank_floor
+    bar = max(settings.trend_rho, settings.rank_floor)  # as close as a near neighbour of the burst
+    clears = echo_sim >= bar
     if not clears.any():
         raise NothingToPick(f"no old paper echoes this week's bursts closely enough (best cosine "
-                            f"{float(echo_sim.max()):.2f}, floor {settings.rank_floor:g})")
+                            f"{float(echo_sim.max()):.2f}, needed {bar:g})")
     weights = np.array([echoes[int(k)].weight for k in best_echo])
     score = echo_sim * weights
     shown = store.times_shown()

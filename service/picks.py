@@ -34,7 +34,9 @@ def params_from(settings: Settings) -> RankParams:
     return RankParams(mmr_lambda=settings.rank_mmr_lambda, old_bonus=settings.rank_old_bonus,
                       cross_bonus=settings.rank_cross_bonus, min_old=settings.rank_min_old,
                       min_cross=settings.rank_min_cross, max_old_share=settings.rank_max_old_share,
-                      cross_share=settings.rank_cross_share, window_days=settings.trend_window_days)
+                      cross_share=settings.rank_cross_share, cross_floor=settings.rank_cross_floor,
+                      max_cross_share=settings.rank_max_cross_share,
+                      window_days=settings.trend_window_days)
 
 
 def paper_text(paper: Paper) -> str:
@@ -42,8 +44,8 @@ def paper_text(paper: Paper) -> str:
     return f"{paper.title}. {paper.abstract or ''}".strip()
 
 
-def subfield_of(paper: Paper) -> str | None:
-    found = lookup(paper.primary_category)
+def subfield_of(category: str | None) -> str | None:
+    found = lookup(category)
     return found.subfield if found else None
 
 
@@ -63,7 +65,7 @@ def reading_shares(papers: list[tuple[Paper, float]]) -> tuple[dict[str, float],
     fields: dict[str, float] = defaultdict(float)
     total = sum(w for _, w in papers) or 1.0
     for paper, weight in papers:
-        if (sub := subfield_of(paper)):
+        if (sub := subfield_of(paper.primary_category)):
             subfields[sub] += weight / total
         if (name := field_key(field_name(paper))):
             fields[name] += weight / total
@@ -102,16 +104,11 @@ def build_profile(store: Store, settings: Settings, user: User, now: datetime) -
                                  weight=1.0, kind="interests", text=user.interests))
     subfields, fields = reading_shares(read_papers)
     if not read_papers:  # only stated categories: they are the reader's home
-        subfields = {s: 1.0 / len(user.categories) for s in filter(None, (_sub(c) for c in user.categories))}
+        subfields = {s: 1.0 / len(user.categories) for s in filter(None, map(subfield_of, user.categories))}
         fields = {f: 1.0 for f in filter(None, (field_key(field_of(c)) for c in user.categories))}
     beta = user.anti_trend if user.anti_trend is not None else settings.rank_beta
     return Profile(items=items, negatives=negatives, subfield_shares=subfields, field_shares=fields, beta=beta,
                    floor=floor)
-
-
-def _sub(category: str) -> str | None:
-    found = lookup(category)
-    return found.subfield if found else None
 
 
 @dataclass
@@ -155,11 +152,13 @@ def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
         echo = None
         if pool == "classic" and centroids is not None:
             sims = centroids @ vector
-            if sims.max() >= settings.rank_floor:  # an echo must clear the floor, like any "close to"
+            # An echo is a claim of kinship: the paper would count as a near neighbour of the burst.
+            if sims.max() >= max(settings.trend_rho, settings.rank_floor):
                 echo = refs[list(clusters)[int(sims.argmax())]]
         candidates.append((Candidate(
             paper_id=paper.id, title=paper.title, year=paper.year, vector=vector, field=field_name(paper),
-            category=paper.primary_category, pool=pool, text=paper_text(paper), subfield=subfield_of(paper),
+            category=paper.primary_category, pool=pool, text=paper_text(paper),
+            subfield=subfield_of(paper.primary_category),
             classic=called_classic(paper), trend=1.0 if cluster else 0.0, cluster=cluster,
             neighbours=trend.recent_neighbours if trend else None, echo=echo), paper.published))
     return DayContext(now, candidates, bursting={i: set(c.paper_ids) for i, c in clusters.items()})

@@ -12,13 +12,14 @@ Every pick earns its slot:
   or, when higher, the low end of how close the reader's own reads sit to each other.
   Nothing is picked to fill a list; a digest may be short.
 * **Score** = relevance − β·trend + old bonus + cross-field bonus, where trend is 1 only
-  for papers in a cluster that passed the burst test (pipelines/trend.py), 0 otherwise.
+  for papers in a cluster that passed the burst test (pipelines/trend.py), 0 otherwise. Such a
+  paper must also clear the floor by β: "popular, but very close to your reading".
 * **Cross-field needs a bridge:** a paper from a subfield the reader hardly reads is
   eligible only if it clears the floor against a specific read *and* shares a concept
   (a key phrase) with it.
 * **Variety** by Maximal Marginal Relevance among eligible papers, then quotas (one old,
   one cross-field paper when an eligible one exists); at most ``max_old_share`` of the list's
-  slots go to old papers (rounded down).
+  slots go to old papers and ``max_cross_share`` to papers from other fields (rounded down).
 
 Reasons only say what the stored data can confirm; :func:`false_claims` checks a pick's
 claims against its inputs, and the tests and the benchmark run it on every pick.
@@ -32,7 +33,7 @@ from functools import cached_property
 
 import numpy as np
 
-from pipelines.concepts import Vocabulary, fold, phrases, shared_concepts
+from pipelines.concepts import KeyPhrases, Vocabulary, fold, phrases, shared_concepts
 from pipelines.taxonomy import field_key
 
 CLASSIC_BEFORE = 2010
@@ -64,8 +65,8 @@ class Profile:
         return np.stack([i.vector for i in self.items]) if self.items else np.zeros((0, 0), dtype=np.float32)
 
     @cached_property
-    def item_phrases(self) -> list[dict[str, str]]:
-        return [phrases(i.text) for i in self.items]
+    def item_phrases(self) -> list[KeyPhrases]:
+        return [KeyPhrases.of(i.text) for i in self.items]
 
     def share_of(self, candidate: "Candidate") -> float | None:
         """How much of the reader's reading is in the candidate's subfield (else field); None: unknown
@@ -106,6 +107,10 @@ class Candidate:
     neighbours: int | None = None  # near neighbours in the trend window (None: not scored)
     echo: ClusterRef | None = None  # old papers: a bursting cluster whose centroid it clears the floor against
 
+    @cached_property
+    def key_phrases(self) -> KeyPhrases:
+        return KeyPhrases.of(self.text)
+
 
 @dataclass
 class RankParams:
@@ -116,6 +121,8 @@ class RankParams:
     min_cross: int = 1
     max_old_share: float = 0.3  # classics season a digest; they do not take it over
     cross_share: float = 0.05  # a subfield under this share of the reader's reading is "another field"
+    cross_floor: float = 0.5  # ... and a paper from there must be at least this close to a read
+    max_cross_share: float = 0.25  # at most this share of the slots go to papers from other fields
     window_days: int = 30
 
 
@@ -157,6 +164,7 @@ class Scored:
     cross_bonus: np.ndarray
     is_old: np.ndarray
     is_cross: np.ndarray  # another field *and* a bridge to a read
+    other_field: np.ndarray  # a subfield the reader hardly reads (bridged or not)
     eligible: np.ndarray  # clears the floor (and, for another field, has a bridge)
     bridges: dict[int, list[str]]  # candidate → shared concepts with its nearest item (computed lazily)
 
@@ -170,14 +178,18 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
     n = len(candidates)
     if not profile.items:
         empty = np.zeros(n)
-        return Scored(empty, empty, np.full(n, -1), empty, empty, empty, np.zeros(n, bool), np.zeros(n, bool),
-                      np.zeros(n, bool), {})
+        none = np.zeros(n, bool)
+        return Scored(empty, empty, np.full(n, -1), empty, empty, empty, none, none, none, none, {})
     sims = vectors @ profile.matrix.T  # candidates × items
     nearest = sims.argmax(axis=1)
     cosine = sims[np.arange(n), nearest]
     weights = np.clip(np.array([i.weight for i in profile.items]), 0, 1)
     rel = (sims * (0.7 + 0.3 * weights)).max(axis=1)  # a weak or old read still counts, but less
-    eligible = cosine >= profile.floor
+    trend = np.array([c.trend for c in candidates], dtype=float)
+    # A paper in a bursting cluster must be closer to the reading by β to get in at all: on a day
+    # when fewer papers clear the floor than there are slots, a penalty on the score alone would
+    # only reorder the list, not keep the crowd's papers out of it.
+    eligible = cosine - profile.beta * trend >= profile.floor
     if profile.negatives:
         neg = (vectors @ np.stack(profile.negatives).T).max(axis=1)
         rel = rel - 0.5 * np.clip(neg - 0.3, 0, None)  # only close "not for me" papers push down
@@ -185,38 +197,41 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
     other_field = np.array([(s := profile.share_of(c)) is not None and s < params.cross_share for c in candidates],
                            dtype=bool)
     bridges: dict[int, list[str]] = {}
-    for i in np.flatnonzero(other_field & eligible):
-        bridges[int(i)] = shared_concepts(candidates[i].text, profile.item_phrases[nearest[i]], vocab)
+    for i in np.flatnonzero(other_field & eligible & (cosine >= params.cross_floor)):
+        bridges[int(i)] = shared_concepts(candidates[i].key_phrases, profile.item_phrases[nearest[i]], vocab)
     has_bridge = np.array([bool(bridges.get(i)) for i in range(n)], dtype=bool)
-    eligible &= ~other_field | has_bridge
+    # From a field the reader hardly reads, embedding similarity is weaker evidence (the null there is
+    # the similarity of unrelated papers), so such a paper needs a higher bar and a shared concept.
+    eligible &= ~other_field | (has_bridge & (cosine >= max(profile.floor, params.cross_floor)))
     is_cross = other_field & has_bridge
     is_old = np.array([c.year is not None and c.year < CLASSIC_BEFORE for c in candidates], dtype=bool)
-    trend = np.array([c.trend for c in candidates], dtype=float)
     return Scored(relevance=rel, cosine=cosine, nearest=nearest, trend_penalty=-profile.beta * trend,
                   old_bonus=np.where(is_old, params.old_bonus, 0.0), cross_bonus=np.where(is_cross, params.cross_bonus, 0.0),
-                  is_old=is_old, is_cross=is_cross, eligible=eligible, bridges=bridges)
+                  is_old=is_old, is_cross=is_cross, other_field=other_field, eligible=eligible, bridges=bridges)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.ndarray,
-        capped: np.ndarray | None = None, cap: int | None = None) -> list[int]:
+        caps: list[tuple[np.ndarray, int]] = ()) -> list[int]:
     """Greedy Maximal Marginal Relevance over the ``open_`` candidates: good, and unlike what is
     already picked. Only similarity above MMR_REDUNDANT counts against a candidate (scaled so a
-    near-twin counts fully), so variety never trades a strong paper for a weak one that merely differs. At most ``cap`` of the items
-    flagged in ``capped`` are taken."""
+    near-twin counts fully), so variety never trades a strong paper for a weak one that merely differs.
+    ``caps``: (flags, most) pairs — at most ``most`` of the flagged candidates are taken."""
     open_ = open_.copy()
     redundancy = np.zeros(len(scores))
     chosen: list[int] = []
-    taken_capped = 0
+    taken = [0] * len(caps)
     while len(chosen) < k:
-        if capped is not None and cap is not None and taken_capped >= cap:
-            open_ &= ~capped
+        for n, (flags, most) in enumerate(caps):
+            if taken[n] >= most:
+                open_ &= ~flags
         if not open_.any():
             break
         gains = np.where(open_, lam * scores - (1 - lam) * redundancy, -np.inf)
         pick = int(np.argmax(gains))
         chosen.append(pick)
         open_[pick] = False
-        taken_capped += int(capped[pick]) if capped is not None else 0
+        for n, (flags, _) in enumerate(caps):
+            taken[n] += int(flags[pick])
         overlap = (vectors @ vectors[pick] - MMR_REDUNDANT) / (1 - MMR_REDUNDANT)  # 0 at the threshold, 1 for a twin
         redundancy = np.maximum(redundancy, np.clip(overlap, 0, 1))
     return chosen
@@ -252,7 +267,7 @@ def claims_for(c: Candidate, i: int, scored: Scored, profile: Profile, params: R
     """What the reason will say, as checkable facts."""
     b = int(scored.nearest[i])
     item = profile.items[b]
-    shared = scored.bridges[i] if i in scored.bridges else shared_concepts(c.text, profile.item_phrases[b], vocab)
+    shared = scored.bridges[i] if i in scored.bridges else shared_concepts(c.key_phrases, profile.item_phrases[b], vocab)
     out = {"nearest": item.label, "nearest_kind": item.kind, "nearest_paper": item.paper_id,
            "cosine": round(float(scored.cosine[i]), 4), "floor": round(profile.floor, 4), "shared": shared,
            "kind": "close"}
@@ -263,7 +278,8 @@ def claims_for(c: Candidate, i: int, scored: Scored, profile: Profile, params: R
             out["echo"] = {"cluster": c.echo.id, "label": c.echo.label, "observed": c.echo.observed,
                            "expected": c.echo.expected}
     elif scored.is_cross[i]:
-        out.update(kind="cross-field", field=c.field, share=round(profile.share_of(c) or 0.0, 4))
+        out.update(kind="cross-field", field=c.subfield or c.field, level="subfield" if c.subfield else "field",
+                   share=round(profile.share_of(c) or 0.0, 4))
     elif c.cluster is not None:
         out.update(kind="popular", cluster=c.cluster.id, label=c.cluster.label, observed=c.cluster.observed,
                    expected=c.cluster.expected)
@@ -292,7 +308,11 @@ def reason(claims: dict) -> str:
                      f"{e['expected']:.1f} expected)")
         return f"{head}; {about}"
     if kind == "cross-field":
-        return f"from {claims['field']}, a field you rarely read; {about}"
+        share, level = claims["share"], claims["level"]
+        if share == 0:
+            return f"from {claims['field']}, a {level} new to your reading; {about}"
+        how = f"{share:.0%}" if share >= 0.01 else "under 1 %"
+        return f"from {claims['field']}, a {level} you rarely read ({how} of your reading); {about}"
     if kind == "popular":
         return (f"popular right now: one of {claims['observed']} papers this month on {claims['label']} "
                 f"({claims['expected']:.1f} expected); {about}")
@@ -316,12 +336,17 @@ def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10, para
     scored = score_candidates(profile, candidates, vectors, params, vocab)
     scores, is_old, eligible = scored.score, scored.is_old, scored.eligible
     max_old = old_cap(params.max_old_share, limit)
-    chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, capped=is_old, cap=max_old)
+    max_cross = old_cap(params.max_cross_share, limit)
+    # Papers from fields the reader hardly reads, bridged or not, season a list; they do not fill it.
+    other = scored.other_field
+    chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, caps=[(is_old, max_old), (other, max_cross)])
     if max_old >= 1:
-        chosen = meet_quota(chosen, is_old, min(params.min_old, max_old), eligible, scores)
+        chosen = meet_quota(chosen, is_old, min(params.min_old, max_old), eligible, scores,
+                            keeps=lambda trial: int(other[trial].sum()) <= max_cross)
     floor = min(params.min_old, int(is_old[chosen].sum()))
-    chosen = meet_quota(chosen, scored.is_cross, params.min_cross, eligible, scores,
-                        keeps=lambda trial: floor <= int(is_old[trial].sum()) <= max_old)
+    chosen = meet_quota(chosen, scored.is_cross, min(params.min_cross, max_cross), eligible, scores,
+                        keeps=lambda trial: floor <= int(is_old[trial].sum()) <= max_old
+                        and int(other[trial].sum()) <= max_cross)
     chosen.sort(key=lambda i: -scores[i])
     picks = []
     for i in chosen:
@@ -380,7 +405,8 @@ def false_claims(pick: Pick, candidate: Candidate, profile: Profile, *, bursting
         wrong.append("quiet: the stored neighbourhood says otherwise")
     if kind == "cross-field":
         share = profile.share_of(candidate)
-        if candidate.field != claims["field"] or share is None or share >= params.cross_share:
+        if (candidate.subfield or candidate.field) != claims["field"] or share is None or share >= params.cross_share \
+                or abs(share - claims["share"]) > 1e-3:
             wrong.append("cross-field: the reader does read this field")
         if not claims["shared"]:
             wrong.append("cross-field: no shared concept bridges it to a read")

@@ -7,7 +7,6 @@ context is also served as JSON (its "twin") by the API, built by the same code.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
@@ -26,8 +25,8 @@ from .accounts import AccountError, clean_fields, rotate_token
 from .atom import etag_for, old_paper_feed
 from .breadth import breadth_report
 from .chart import breadth_chart, chart_description
+from .digest import today_for
 from .old_paper import NothingToPick, history, iso_week, pick_old_paper
-from .picks import picks_for
 from .sessions import (
     PRESESSION_COOKIE,
     check_csrf,
@@ -153,9 +152,9 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
         user = session_user(request)
-        picks = [asdict(p) for p in picks_for(store, settings, user, limit=settings.digest_size)] if user else []
-        return page(request, "home.html", {"active": "home", "picks": picks,
-                                           "json_url": f"/api/users/{user.id}/picks" if user else "/api/status"})
+        today = today_for(store, settings, user) if user else {"digest": None, "picks": [], "shortfall": None}
+        return page(request, "home.html", {"active": "home", **today,
+                                           "json_url": f"/api/users/{user.id}/today" if user else "/api/status"})
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request, next: str = "/"):

@@ -52,9 +52,9 @@ def seed(store):
     papers.append(Paper(id="doi:10.1162/neco.1991.3.1.79", title="Adaptive mixtures of local experts",
                         source="canon", year=1991, venue="Neural Computation", field="machine learning",
                         is_classic=True, primary_category="cs.LG"))
-    papers.append(Paper(id="url:neuro", title="A mixture of experts in cortex: gating of neural activity",
-                        source="feed:eLife", abstract="Cortical circuits act as a mixture of experts, routing "
-                        "signals to specialised populations.",
+    papers.append(Paper(id="url:neuro", title="Conditional computation in cortex: a mixture of experts",
+                        source="feed:eLife", abstract="Cortical circuits act as a mixture of experts: conditional "
+                        "computation routes signals to specialised populations of neurons.",
                         published=(NOW - timedelta(days=3)).isoformat(), year=NOW.year, field="neuroscience"))
     store.upsert_papers(papers)
 
@@ -79,26 +79,25 @@ def test_trend_and_rank(settings, store, capsys):
     assert main(["rank", "ada@example.org", "--limit", "5", "--json"], env=env) == 0
     ranked = json.loads(capsys.readouterr().out)
     items = {i["paper_id"]: i for i in ranked["items"]}
-    assert ranked["user"] == user.id and len(items) == 5
+    assert ranked["user"] == user.id and 3 <= len(items) <= 5
     for item in ranked["items"]:
         assert {"paper_id", "title", "year", "score", "relevance", "trend", "reason"} <= set(item)
     classic = items["doi:10.1162/neco.1991.3.1.79"]
     assert classic["reason"].startswith("a 1991 classic — echoes this month's burst in")
-    assert items["url:neuro"]["reason"].startswith("from neuroscience, a field you rarely read; close to your "
+    assert items["url:neuro"]["reason"].startswith("from neuroscience, a field new to your reading; close to your "
                                                    "interests — both on mixture of experts")
     for item in ranked["items"]:  # every pick clears the floor, and popular means a bursting cluster
         assert item["claims"]["cosine"] >= item["claims"]["floor"]
         if item["claims"]["kind"] == "popular":
             assert item["paper_id"] in top["paper_ids"]
 
-    # The anti-trending dial: at full strength the burst papers fall below the rest, at zero they rise.
-    def first_hot(anti_trend: float) -> int:
+    # The anti-trending dial: at full strength no burst paper clears the bar, at zero they all compete.
+    def hot(anti_trend: float) -> int:
         store.update_user(user.id, anti_trend=anti_trend)
         main(["rank", str(user.id), "--limit", "5", "--json"], env=env)
-        items = json.loads(capsys.readouterr().out)["items"]
-        return next(n for n, i in enumerate(items) if i["paper_id"].startswith("arxiv:2611.0000"))
+        return sum(i["paper_id"].startswith("arxiv:2611.0000") for i in json.loads(capsys.readouterr().out)["items"])
 
-    assert first_hot(3.0) > first_hot(0.0)
+    assert hot(3.0) == 0 < 2 <= hot(0.0)
 
 
 def test_nothing_delivered_or_read_comes_back(settings, store, capsys):
@@ -126,7 +125,8 @@ def test_picks_and_trend_over_the_api(settings, store):
     with TestClient(create_app(settings, run_scheduler=False)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         picks = client.get(f"/api/users/{user.id}/picks", params={"limit": 3}, headers=headers).json()
-        assert len(picks["items"]) == 3 and all(i["reason"] for i in picks["items"])
+        assert 1 <= len(picks["items"]) <= 3 and all(i["reason"] for i in picks["items"])
+        assert (picks["shortfall"] is None) == (len(picks["items"]) == 3)  # a short list says so
         assert client.get(f"/api/users/{other.id}/picks", headers=headers).status_code == 404
         trend = client.get("/api/trend").json()
         assert trend["window_papers"] == 10 and trend["clusters"] and trend["clusters"][0]["significant"]

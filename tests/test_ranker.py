@@ -136,6 +136,17 @@ def test_popular_only_inside_a_cluster_that_passed_the_burst_test():
     assert "popular" not in picks["crowded"].reason and "quiet" not in picks["crowded"].reason
 
 
+def test_a_bursting_paper_must_clear_the_floor_by_beta():
+    burst = ClusterRef(3, "sparse expert routing", observed=40, expected=4.2)
+    near = cand("near", at(0.8, 2), cluster=burst)
+    fair = cand("fair", at(0.55, 3), cluster=burst)  # clears the floor, but not the floor + β
+    me = profile(beta=0.2, floor=0.45)
+    picks = checked(rank(me, [near, fair], limit=8, params=NO_QUOTAS), [near, fair], me, bursting={3: {"near", "fair"}})
+    assert set(picks) == {"near"}
+    assert {p.paper_id for p in rank(profile(beta=0.0, floor=0.45), [near, fair], limit=8, params=NO_QUOTAS)} == \
+        {"near", "fair"}  # with the dial at zero, the floor alone decides
+
+
 def test_quiet_corner_only_with_few_stored_neighbours():
     quiet = cand("quiet", at(0.8, 2), neighbours=1)
     me = profile()
@@ -179,7 +190,7 @@ def test_cross_field_needs_a_shared_concept_with_a_read():
     me = profile()
     picks = checked(rank(me, new + [bridged, coincidence], limit=4), new + [bridged, coincidence], me)
     assert "chem" not in picks
-    assert picks["neuro"].reason.startswith("from neuroscience, a field you rarely read; close to "
+    assert picks["neuro"].reason.startswith("from neuroscience, a field new to your reading; close to "
                                             "“A paper I loved” — both on sparse mixture of experts")
     assert picks["neuro"].parts["cross_field_bonus"] > 0
 
