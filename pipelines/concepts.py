@@ -61,6 +61,19 @@ experimental evaluation evaluate evaluated application applications property pro
 structures process processes function functions value values information quality level levels order
 state states time times form forms field fields theory approach use user users way ways part parts
 """.split())
+# Methods and boilerplate every field uses: sharing one does not make two papers about the same
+# thing (graded picks: a GAN paper in vision is no news to a neuroscientist who used a GAN).
+METHOD_PHRASES = """
+generative adversarial network|gan|attention mechanism|neural network|deep neural network|deep learning
+|convolutional neural network|recurrent neural network|lstm|rnn|cnn|gru|word embedding|variational autoencoder
+|autoencoder|reinforcement learning|encoder decoder|hidden layer|monte carlo|markov chain monte carlo
+|machine learning|social media|social network|online social network|real world|statistical power|model trained
+|large scale|bi directional|sequence to sequence|seq2seq|natural language|data set|dataset|principal component
+|principal component analysis|bayesian inference|gradient descent|stochastic gradient descent|support vector machine
+|random forest|logistic regression|linear regression|transfer learning|representation learning|feature extraction
+|self attention|transformer|bert|case study|experimental result|numerical simulation|open source|ground truth
+|benchmark dataset|loss function|training data|test set|proof of concept
+"""
 MAX_PHRASE_WORDS = 4  # joiners count: "mixture of experts" is three
 COMMON_PHRASE_DF = 0.05  # a phrase in more than 5 % of the collection ("neural network") links nothing
 MIN_COMMON_COUNT = 5  # ... when at least this many documents hold it (small collections say little)
@@ -78,6 +91,12 @@ def fold(word: str) -> str:
 
 
 JOINERS = {"of"}  # "mixture of experts", "theory of mind": kept inside a phrase, never at its ends
+
+
+METHODS = frozenset(" ".join(fold(w) for w in p.split()) for p in METHOD_PHRASES.replace("\n", "").split("|"))
+# ... and their pieces ("adversarial network" of "generative adversarial network").
+METHOD_PARTS = frozenset(" ".join(words[i:j]) for words in (m.split() for m in METHODS)
+                         for i in range(len(words)) for j in range(i + 1, len(words) + 1))
 
 
 def _runs(text: str) -> list[list[str]]:
@@ -160,8 +179,11 @@ def acronyms(text: str) -> set[str]:
 
 
 def is_concept(key: str, vocab: Vocabulary | None, named: set[str] = frozenset()) -> bool:
-    """A multi-word phrase that recurs in the collection without being common there, or an acronym.
-    Ordinary single words never count: "reaction" or "cluster" in two abstracts is not a shared idea."""
+    """A multi-word phrase that recurs in the collection without being common there, or an acronym;
+    never a method or boilerplate phrase (METHODS). Ordinary single words never count: "reaction"
+    or "cluster" in two abstracts is not a shared idea."""
+    if key in METHOD_PARTS:
+        return False
     if " " not in key:
         return key in named
     if vocab is None or not vocab.documents:

@@ -915,9 +915,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_trend)
 
     rk = sub.add_parser("rank", help="a user's ranked picks, with score parts and reasons",
-                        description="Rank new papers, classics and cross-field items for a user: relevance "
-                                    "minus trendiness plus bonuses for old and cross-field papers, then MMR "
-                                    "for variety. Shows what the digest would carry; delivers nothing.")
+                        description="Rank new papers, old papers and cross-field items for a user. Only papers "
+                                    "that clear the reader's relevance floor are picked (the list may be shorter "
+                                    "than --limit, and says so); papers in a bursting cluster must clear it by "
+                                    "the anti-trending strength; then bonuses for old and bridged cross-field "
+                                    "papers and MMR for variety. Each pick has a reason built from checkable "
+                                    "claims (--json shows them). Shows what the digest would carry; delivers "
+                                    "nothing (old papers shown here are not offered again on later days).")
     rk.add_argument("user", help="user id or email")
     rk.add_argument("--date", type=_day, help="rank as of this day (YYYY-MM-DD; default today)")
     rk.add_argument("--limit", type=_positive, default=10, help="how many picks (default 10)")

@@ -39,6 +39,8 @@ from pipelines.taxonomy import field_key
 CLASSIC_BEFORE = 2010
 QUIET_NEIGHBOURS = 2  # "quiet corner": at most this many near neighbours in the trend window
 MMR_REDUNDANT = 0.5  # only picks this similar to each other count as redundant
+MIN_SUPPORT_ITEMS = 3  # with fewer profile items, a paper's support is its nearest one
+PER_READ = 2  # at most this many picks in one list may hang on the same read
 
 
 @dataclass
@@ -183,6 +185,9 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
     sims = vectors @ profile.matrix.T  # candidates × items
     nearest = sims.argmax(axis=1)
     cosine = sims[np.arange(n), nearest]
+    # Support: how close the second-nearest read is. An old paper or one from another field must be
+    # near two of the reader's papers, not hang on one side interest (graded picks, BENCHMARKS.md).
+    support = np.sort(sims, axis=1)[:, -2] if sims.shape[1] >= MIN_SUPPORT_ITEMS else cosine
     weights = np.clip(np.array([i.weight for i in profile.items]), 0, 1)
     rel = (sims * (0.7 + 0.3 * weights)).max(axis=1)  # a weak or old read still counts, but less
     trend = np.array([c.trend for c in candidates], dtype=float)
@@ -202,20 +207,24 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
     has_bridge = np.array([bool(bridges.get(i)) for i in range(n)], dtype=bool)
     # From a field the reader hardly reads, embedding similarity is weaker evidence (the null there is
     # the similarity of unrelated papers), so such a paper needs a higher bar and a shared concept.
-    eligible &= ~other_field | (has_bridge & (cosine >= max(profile.floor, params.cross_floor)))
+    eligible &= ~other_field | (has_bridge & (cosine >= max(profile.floor, params.cross_floor))
+                                & (support >= profile.floor))
     is_cross = other_field & has_bridge
     is_old = np.array([c.year is not None and c.year < CLASSIC_BEFORE for c in candidates], dtype=bool)
+    eligible &= ~is_old | (support >= profile.floor)
     return Scored(relevance=rel, cosine=cosine, nearest=nearest, trend_penalty=-profile.beta * trend,
                   old_bonus=np.where(is_old, params.old_bonus, 0.0), cross_bonus=np.where(is_cross, params.cross_bonus, 0.0),
                   is_old=is_old, is_cross=is_cross, other_field=other_field, eligible=eligible, bridges=bridges)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.ndarray,
-        caps: list[tuple[np.ndarray, int]] = ()) -> list[int]:
+        caps: list[tuple[np.ndarray, int]] = (), nearest: np.ndarray | None = None) -> list[int]:
     """Greedy Maximal Marginal Relevance over the ``open_`` candidates: good, and unlike what is
     already picked. Only similarity above MMR_REDUNDANT counts against a candidate (scaled so a
     near-twin counts fully), so variety never trades a strong paper for a weak one that merely differs.
-    ``caps``: (flags, most) pairs — at most ``most`` of the flagged candidates are taken."""
+    ``caps``: (flags, most) pairs — at most ``most`` of the flagged candidates are taken; with
+    ``nearest`` (each candidate's nearest read), at most PER_READ picks hang on any one read, so a
+    single side interest cannot fill the list."""
     open_ = open_.copy()
     redundancy = np.zeros(len(scores))
     chosen: list[int] = []
@@ -232,6 +241,8 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.n
         open_[pick] = False
         for n, (flags, _) in enumerate(caps):
             taken[n] += int(flags[pick])
+        if nearest is not None and sum(int(nearest[j] == nearest[pick]) for j in chosen) >= PER_READ:
+            open_ &= nearest != nearest[pick]
         overlap = (vectors @ vectors[pick] - MMR_REDUNDANT) / (1 - MMR_REDUNDANT)  # 0 at the threshold, 1 for a twin
         redundancy = np.maximum(redundancy, np.clip(overlap, 0, 1))
     return chosen
@@ -339,7 +350,8 @@ def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10, para
     max_cross = old_cap(params.max_cross_share, limit)
     # Papers from fields the reader hardly reads, bridged or not, season a list; they do not fill it.
     other = scored.other_field
-    chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, caps=[(is_old, max_old), (other, max_cross)])
+    chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, caps=[(is_old, max_old), (other, max_cross)],
+                 nearest=scored.nearest if len(profile.items) >= MIN_SUPPORT_ITEMS else None)
     if max_old >= 1:
         chosen = meet_quota(chosen, is_old, min(params.min_old, max_old), eligible, scores,
                             keeps=lambda trial: int(other[trial].sum()) <= max_cross)

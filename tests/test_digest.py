@@ -124,6 +124,9 @@ def test_a_cli_user_gets_one_correct_digest_at_their_hour(mail_settings, store, 
     assert "<b>experts</b>" not in html and "Sparse &lt;b&gt;experts&lt;/b&gt; &amp; routing at scale" in html
     assert "Sparse <b>experts</b> & routing at scale" in text
     assert "Why:" in text and "https://arxiv.org/abs/2611.00001" in text
+    # Fewer papers than GLEAN_DIGEST_SIZE cleared the bar: the digest says so instead of filling up.
+    assert "cleared your bar today" in text and "nothing below it is sent to fill the list" in text
+    assert "cleared your bar today" in html
 
 
 def test_header_injection_through_a_name_is_harmless(mail_settings, store, smtp, capsys):

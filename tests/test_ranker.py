@@ -204,6 +204,28 @@ def test_a_field_the_reader_reads_is_not_cross_field():
     assert pick.parts["cross_field_bonus"] == 0 and not pick.reason.startswith("from Statistics")
 
 
+def test_an_old_paper_needs_two_reads_behind_it():
+    items = [ProfileItem(f"Read {k}", unit(E[0] + 0.2 * E[5 + k]), 1.0, paper_id=f"arxiv:{k}", text=READ_TEXT)
+             for k in range(3)] + [ProfileItem("Side interest", E[4], 1.0, paper_id="arxiv:9", text="Side topic")]
+    me = profile(items=items)
+    side_old = cand("side-old", unit(E[4] + 0.3 * E[12]), year=1994, pool="classic")  # near one side read only
+    core_old = cand("core-old", unit(E[0] + 0.3 * E[13]), year=1997, pool="classic")  # near the core
+    picks = checked(rank(me, [side_old, core_old], limit=8, params=RankParams(min_cross=0, max_old_share=1.0)),
+                    [side_old, core_old], me)
+    assert set(picks) == {"core-old"}
+
+
+def test_no_single_read_fills_the_list():
+    items = [ProfileItem("Main read", E[0], 1.0, paper_id="arxiv:1", text=READ_TEXT),
+             ProfileItem("Other read", E[1], 1.0, paper_id="arxiv:2", text="Other topic"),
+             ProfileItem("Third read", E[2], 1.0, paper_id="arxiv:3", text="Third topic")]
+    me = profile(items=items)
+    cands = [cand(f"main{i}", unit(E[0] + 0.4 * E[3 + i]), text="x") for i in range(6)] + \
+            [cand("other", unit(E[1] + 0.5 * E[10]), text="y")]
+    picks = rank(me, cands, limit=5, params=NO_QUOTAS)
+    assert sum(p.claims["nearest"] == "Main read" for p in picks) == 2 and "other" in {p.paper_id for p in picks}
+
+
 # -- the list as a whole --------------------------------------------------------------------------------
 
 

@@ -131,3 +131,24 @@ def test_reads_add_accepts_every_id_form(settings, store, fakeweb, capsys):
     assert "3 matched (3 new reads" in out and "1 fetched from arXiv" in out
     assert "unmatched hep-th/9901001x" not in out or "no arXiv id" in out
     assert {r["rating"] for r in store.reads(1)} == {1}
+
+
+def test_ratings_steer_the_profile_but_are_not_reading(settings, store):
+    """"More like this" and "not for me" are feedback: no read, no breadth, yet the profile uses them."""
+    from datetime import datetime, timezone
+
+    from service.feedback import apply_feedback, undo_feedback
+
+    seed_papers(store)
+    ada, _ = create_user(store, "ada@example.org")
+    paper = store.papers_by_id(["arxiv:2202.12139"]) and "arxiv:2202.12139"
+    apply_feedback(store, ada.id, paper, "more")
+    assert store.reads(ada.id) == [] and store.breadth_reads(ada.id) == []
+    assert [r["rating"] for r in store.ratings(ada.id)] == [1]
+    apply_feedback(store, ada.id, paper, "not")  # a later rating replaces the earlier one
+    assert [r["rating"] for r in store.ratings(ada.id)] == [-1] and store.reads(ada.id) == []
+    undo_feedback(store, ada.id, paper, "not")
+    assert store.ratings(ada.id) == []
+    apply_feedback(store, ada.id, paper, "read")
+    assert [r["paper_id"] for r in store.reads(ada.id)] == [paper]
+    assert datetime.fromisoformat(store.reads(ada.id)[0]["read_at"]) <= datetime.now(timezone.utc)
