@@ -229,6 +229,7 @@ def find_bursts(ids: list[str], vectors: np.ndarray, published: list[datetime], 
     threshold = rule.alpha / max(1, len(clusters))
     for c in clusters:
         c.significant, c.verdict = _verdict(c, threshold, rule)
+    _merge_overlapping(clusters, rule)
     labels = ctfidf_labels([c.member_titles for c in clusters], [titles[i] for i in window_idx])
     for c, label in zip(clusters, labels):
         c.phrases = label
@@ -283,6 +284,19 @@ def _verdict(c: Cluster, threshold: float, rule: BurstRule) -> tuple[bool, str]:
     if c.groups < rule.min_groups:
         return False, f"{c.groups} author group{'s' if c.groups != 1 else ''} (< {rule.min_groups}): one lab's output"
     return True, "bursting"
+
+
+def _merge_overlapping(clusters: list[Cluster], rule: BurstRule) -> None:
+    """Greedy seeds can carve one topic into two clusters whose centres nearly coincide; a bursting
+    cluster that close to a stronger one is the same burst, not a second one."""
+    same_topic = (1 + rule.rho) / 2
+    kept: list[Cluster] = []
+    for c in sorted((c for c in clusters if c.significant), key=lambda c: c.p_value):
+        twin = next((k for k in kept if float(k.centroid @ c.centroid) >= same_topic), None)
+        if twin is None:
+            kept.append(c)
+        else:
+            c.significant, c.verdict = False, f"the same burst as a stronger cluster ({', '.join(twin.examples[:1])})"
 
 
 def _membership(clusters: list[Cluster], wv: np.ndarray, window_idx: np.ndarray, ids: list[str],

@@ -135,3 +135,21 @@ def test_labels_are_phrases_that_set_a_cluster_apart():
     assert labels[0][0] == "sparse mixture of experts"
     assert "message passing" in labels[1]
     assert not any("language model" in phrase for phrase in labels[0] + labels[1])
+
+
+def test_one_topic_is_one_burst_even_when_seeds_split_it():
+    # Greedy seeds split the real 2018 speech-synthesis burst into two clusters whose centres nearly
+    # coincide; both passed the test. The weaker one is the same burst, not a second trend.
+    from pipelines.trend import Cluster, _merge_overlapping
+
+    def cluster(name, centroid, p):
+        return Cluster(label=name, phrases=[], observed=30, expected=10.0, p_value=p, groups=15, significant=True,
+                       verdict="bursting", centroid=unit(np.asarray(centroid, dtype=np.float32)), paper_ids=[name],
+                       examples=[f"{name} example"])
+
+    e = np.eye(DIM)
+    speech, speech_too, graphs = cluster("speech", e[0], 1e-7), cluster("speech too", e[0] + 0.3 * e[1], 1e-5), \
+        cluster("graphs", e[0] + 1.2 * e[2], 1e-6)
+    _merge_overlapping([speech, speech_too, graphs], RULE)
+    assert speech.significant and graphs.significant  # cos(speech, graphs) ≈ 0.64: another topic
+    assert not speech_too.significant and "same burst" in speech_too.verdict
