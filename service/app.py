@@ -9,10 +9,11 @@ from dataclasses import asdict
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines import health
 from pipelines.embedding import get_embedder
+from pipelines.paper_ids import resolve_paper_id
 from pipelines.reading import add_reads, reference_for
 from pipelines.settings import Settings
 from pipelines.store import Store
@@ -397,14 +399,27 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
                 "appendix": [{"title": p["title"], "page_start": p["page_start"]}
                              for p in passages if p["kind"] == "appendix"]}
 
-    @app.get("/api/papers/{paper_id:path}", summary="A paper: metadata, limitations, appendix outline")
+    def stored_id(paper_id: str) -> str:
+        # Readers paste every form of an id (bare or versioned arXiv id, arXiv address, DOI, doi:…).
+        found = resolve_paper_id(store, paper_id)
+        if found is None:
+            raise StarletteHTTPException(404, f"no paper {paper_id}")
+        return found
+
+    @app.get("/api/papers/{paper_id:path}", summary="A paper: metadata, limitations, appendix outline",
+             description="The id may be the stored one (arxiv:2302.07302, doi:10.1038/323533a0) or any form "
+                         "a reader pastes: 2302.07302v1, an arXiv address, a DOI or a doi.org address.")
     def api_paper(paper_id: str) -> dict:
-        return paper_context(paper_id)
+        return paper_context(stored_id(paper_id))
 
     @app.get("/papers/{paper_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def paper_page(request: Request, paper_id: str):
-        context = paper_context(paper_id)
-        return render_page(templates, request, "paper.html", {**context, "json_url": f"/api/papers/{paper_id}"})
+        found = stored_id(paper_id)
+        if found != paper_id:  # one address per paper: bookmarks and links converge on it
+            return RedirectResponse(f"/papers/{quote(found, safe=':/')}", status_code=308)
+        context = paper_context(found)
+        return render_page(templates, request, "paper.html",
+                           {**context, "json_url": f"/api/papers/{quote(found, safe=':/')}"})
 
     @app.get("/healthz", summary="Liveness, schema version and the scheduler's state")
     def healthz() -> dict:

@@ -1,0 +1,89 @@
+"""The rough edges of issue 13 that a reader meets: ids as pasted, messages in reader terms,
+honest scheduler counts, a public archive of real weekly picks, what a paper page says about
+its full text, a stable private feed address, the breadth report for a lone reader, Atom with
+control characters, and search without a paper's old version."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+
+from pipelines.paper_ids import resolve_paper_id
+from pipelines.records import Paper
+from service.accounts import create_user
+from service.app import create_app
+from tests.test_web import csrf_of, sign_in
+
+ARXIV = Paper(id="arxiv:2302.07302", title="A paper on arXiv", source="arxiv", year=2023,
+              doi="10.5555/journal.2023.1", abs_url="https://arxiv.org/abs/2302.07302",
+              pdf_url="https://arxiv.org/pdf/2302.07302")
+CLASSIC = Paper(id="doi:10.1038/323533a0", title="Learning representations by back-propagating errors",
+                source="canon", year=1986, doi="10.1038/323533a0", is_classic=True,
+                abs_url="https://www.nature.com/articles/323533a0")
+
+
+@pytest.fixture
+def client(make_settings, store):
+    settings = make_settings(base_url="https://glean.test", secret_key="k")
+    store.upsert_papers([ARXIV, CLASSIC])
+    with TestClient(create_app(settings, run_scheduler=False), base_url="https://glean.test") as c:
+        yield settings, c
+
+
+# -- 1. every id a reader can paste ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, stored", [
+    ("arxiv:2302.07302", "arxiv:2302.07302"),
+    ("2302.07302", "arxiv:2302.07302"),
+    ("2302.07302v1", "arxiv:2302.07302"),
+    ("arxiv:2302.07302v1", "arxiv:2302.07302"),
+    ("arXiv:2302.07302v3", "arxiv:2302.07302"),
+    ("https://arxiv.org/abs/2302.07302v1", "arxiv:2302.07302"),
+    ("https:/arxiv.org/pdf/2302.07302v2.pdf", "arxiv:2302.07302"),  # a path with its // folded
+    ("arxiv.org/abs/2302.07302", "arxiv:2302.07302"),
+    ("10.48550/arXiv.2302.07302", "arxiv:2302.07302"),  # arXiv's own DOI
+    ("10.5555/journal.2023.1", "arxiv:2302.07302"),  # an arXiv paper's journal DOI
+    ("10.1038/323533a0", "doi:10.1038/323533a0"),
+    ("10.1038/323533A0", "doi:10.1038/323533a0"),
+    ("doi:10.1038/323533a0", "doi:10.1038/323533a0"),
+    ("https://doi.org/10.1038/323533a0", "doi:10.1038/323533a0"),
+    ("2302.99999", None),
+    ("10.1038/nothing-here", None),
+    ("not an id", None),
+    ("", None),
+])
+def test_resolve_paper_id_takes_every_pasted_form(store, text, stored):
+    store.upsert_papers([ARXIV, CLASSIC])
+    assert resolve_paper_id(store, text) == stored
+
+
+@pytest.mark.parametrize("path, canonical", [
+    ("/papers/2302.07302", "/papers/arxiv:2302.07302"),
+    ("/papers/arxiv:2302.07302v1", "/papers/arxiv:2302.07302"),
+    ("/papers/https://arxiv.org/abs/2302.07302v1", "/papers/arxiv:2302.07302"),
+    ("/papers/10.1038/323533a0", "/papers/doi:10.1038/323533a0"),
+    ("/papers/doi:10.1038/323533A0", "/papers/doi:10.1038/323533a0"),
+])
+def test_paper_pages_redirect_pasted_ids_to_the_canonical_address(client, path, canonical):
+    _, c = client
+    answer = c.get(path, follow_redirects=False)
+    assert answer.status_code in (303, 307, 308) and answer.headers["location"] == canonical
+    page = c.get(path)
+    assert page.status_code == 200 and str(page.url).endswith(canonical)
+    assert c.get(canonical, follow_redirects=False).status_code == 200
+
+
+def test_the_json_twin_resolves_too_and_unknown_ids_get_the_json_error(client):
+    _, c = client
+    assert c.get("/api/papers/2302.07302v1").json()["paper"]["id"] == "arxiv:2302.07302"
+    assert c.get("/api/papers/doi:10.1038/323533a0").json()["paper"]["id"] == "doi:10.1038/323533a0"
+    missing = c.get("/api/papers/2302.99999")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"status": 404, "code": "not_found", "message": "no paper 2302.99999"}}
+    assert c.get("/papers/10.1038/nothing-here", follow_redirects=False).status_code == 404
