@@ -442,6 +442,11 @@ class Store(VectorTables, UserTables, TrendTables, OutboxTables, WeeklyTables, B
             existed = conn.execute("SELECT 1 FROM extractions WHERE paper_id=?", (paper_id,)).fetchone() is not None
             conn.execute("DELETE FROM sections WHERE paper_id=?", (paper_id,))
             conn.execute("DELETE FROM passages WHERE paper_id=?", (paper_id,))
+            # The chunks were cut from the old text: until the next index run re-chunks the new
+            # one, search must not show the old version. Without a chunk source the paper is
+            # stale to the indexer, and the faiss file's ids for these rows find nothing.
+            conn.execute("DELETE FROM chunks WHERE paper_id=?", (paper_id,))
+            conn.execute("DELETE FROM chunk_sources WHERE paper_id=?", (paper_id,))
             conn.execute(
                 "INSERT INTO extractions (paper_id, pdf_version, extractor_version, status, error, pages, title, "
                 "elapsed_ms, extracted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(paper_id) DO UPDATE SET "

@@ -87,3 +87,69 @@ def test_the_json_twin_resolves_too_and_unknown_ids_get_the_json_error(client):
     assert missing.status_code == 404
     assert missing.json() == {"error": {"status": 404, "code": "not_found", "message": "no paper 2302.99999"}}
     assert c.get("/papers/10.1038/nothing-here", follow_redirects=False).status_code == 404
+
+
+# -- 8. control characters from a malformed feed ----------------------------------------------------
+
+
+def test_atom_output_drops_xml_illegal_control_characters(client, store):
+    settings, c = client
+    from service.atom import old_paper_feed
+    pick = {"week": "2026-W48", "paper_id": CLASSIC.id, "title": "Learning\x0b representations\x1f by errors",
+            "year": 1986, "authors": ["D. E.\x01 Rumelhart", "G. Hinton"], "abs_url": CLASSIC.abs_url,
+            "reason": "1986 \x0cclassic — echoes\x00 a burst", "picked_at": "2026-11-23T06:13:00+00:00"}
+    body = old_paper_feed([pick], base_url="https://glean.test", self_url="https://glean.test/f.atom",
+                          title="Glean\x1b feed", feed_key="global")
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    entry = parsed.entries[0]
+    assert entry.title == "2026-W48: Learning representations by errors (1986)"
+    assert [a.name for a in entry.authors] == ["D. E. Rumelhart", "G. Hinton"]
+    assert parsed.feed.title == "Glean feed"
+    # The same title on a page: rendered, escaped, no server error.
+    store.upsert_papers([Paper(id="arxiv:2302.00001", title="Bad\x0b title\x1f <b>", source="feeds", year=2023)])
+    page = c.get("/papers/arxiv:2302.00001")
+    assert page.status_code == 200 and "&lt;b&gt;" in page.text
+
+
+# -- 9. no old version in search between re-extraction and the next index run ----------------------
+
+
+def test_a_new_extraction_takes_the_old_chunks_out_of_search(settings, store, monkeypatch):
+    import numpy as np
+
+    from pipelines.index_stage import papers_needing_chunks
+    from pipelines.vector_index import VectorIndex
+    from service import search as search_module
+    from service.search import Searcher, SearchQuery
+
+    store.upsert_papers([ARXIV])
+
+    def extract(text: str) -> None:
+        store.save_extraction(ARXIV.id, pdf_version=1, extractor_version=1, status="ok", error=None, pages=9,
+                              title=None, elapsed_ms=1, sections=[],
+                              passages=[{"kind": "limitations", "form": "section", "title": "Limitations",
+                                         "page_start": 9, "page_end": 9, "text": text}])
+
+    extract("We only evaluated on English.")
+    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    store.replace_chunks(ARXIV.id, "hash-of-old-text", [{"kind": "limitations", "section_title": "Limitations",
+                                                         "page": 9, "text": "We only evaluated on English.",
+                                                         "vector": vector}])
+    ids, vectors = store.vectors("chunks", only_unindexed=False, dimension=8)
+    VectorIndex.build("flat", 8, ids, vectors, generation=1).save(store.index_dir / "chunks.faiss")
+
+    class Embedder:  # the query lands on the chunk's own vector
+        def encode(self, texts):
+            return vector[None, :]
+
+    monkeypatch.setattr(search_module, "get_embedder", lambda name: Embedder())
+    searcher = Searcher(store, settings)
+    query = SearchQuery(q="english evaluation", mode="semantic")
+    assert [h["paper_id"] for h in searcher.search(query)["results"]] == [ARXIV.id]
+
+    extract("The new version also covers German and Hindi.")  # re-extracted; no index run yet
+    assert store.chunk_texts([int(i) for i in ids]) == {}
+    assert searcher.search(query)["results"] == []
+    # The indexer sees the paper as stale and chunks the new text on its next run.
+    assert [pid for pid, _, _ in papers_needing_chunks(store.passage_sources(), "any-model")] == [ARXIV.id]
