@@ -153,3 +153,22 @@ def test_a_new_extraction_takes_the_old_chunks_out_of_search(settings, store, mo
     assert searcher.search(query)["results"] == []
     # The indexer sees the paper as stale and chunks the new text on its next run.
     assert [pid for pid, _, _ in papers_needing_chunks(store.passage_sources(), "any-model")] == [ARXIV.id]
+
+
+# -- 3. a week with nothing to echo is not a failure ------------------------------------------------
+
+
+def test_weekly_picks_count_no_pick_apart_from_failures(settings, store, monkeypatch, caplog):
+    from service import old_paper
+    from service.scheduler import run_weekly_picks
+
+    monkeypatch.setattr(old_paper, "get_embedder", lambda name: type("E", (), {"dimension": 384})())
+    create_user(store, "ada@example.org")
+    create_user(store, "bob@example.org")
+    with caplog.at_level(logging.INFO):
+        run_weekly_picks(store, settings)
+    run = store.runs("old-paper")[0]
+    assert run["status"] == "ok" and run["failed"] == 0 and run["unchanged"] == 3
+    lines = [r.getMessage() for r in caplog.records]
+    assert "old-paper: 0 new, 0 updated, 3 unchanged, 0 failed" in lines
+    assert any(re.match(r"old-paper \d{4}-W\d\d: 0 picked, 3 with no pick \(no old paper left", m) for m in lines)
