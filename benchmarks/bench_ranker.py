@@ -75,6 +75,7 @@ from service.ranker import (
     RankParams,
     false_claims,
     rank,
+    reader_centre,
     reader_floor,
 )
 
@@ -89,6 +90,7 @@ MAX_AUTHOR_PAPERS = 60
 
 EMBED_CHUNK = 256
 SEED = 20180305
+CENTRE_QUANTILE = 0.4  # settings.rank_centre_quantile
 ECHO_SIMILARITY = 0.6  # settings.trend_rho: an echo is as close as a near neighbour of the burst
 
 
@@ -400,8 +402,9 @@ def make_case(records, vec, user: Reader, day: date, new: list[int], classics: l
                                     neighbours=trend.neighbours.get(r.id), echo=echo))
     items = [ProfileItem(label=records[i].title, vector=prof_vecs[n], weight=float(weights[n]), paper_id=records[i].id,
                          text=records[i].text) for n, i in enumerate(user.profile)]
+    centre, centre_floor = reader_centre(prof_vecs, quantile=CENTRE_QUANTILE)
     profile = Profile(items=items, subfield_shares=sub, field_shares=fld, beta=beta,
-                      floor=reader_floor(prof_vecs, floor))
+                      floor=reader_floor(prof_vecs, floor), centre=centre, centre_floor=centre_floor)
     rel = (cand_vecs @ prof_vecs.T).max(axis=1)
     return Case(user, day, cand, pools, cand_vecs, prof_vecs, weights, candidates, rel, profile, trend, vocab)
 

@@ -185,6 +185,11 @@ class Settings:
                                 "(calibrated on unrelated pairs, BENCHMARKS.md); a reader whose reads sit closer "
                                 "together gets a higher floor of their own. Digests may be shorter than "
                                 "GLEAN_DIGEST_SIZE.")
+    rank_centre_quantile: float = setting(0.4, _parse_positive_float,
+                                          "A pick must sit at least as close to the centre of a reader's reading "
+                                          "as this share of their own reads do (0 turns the test off); readers "
+                                          "with fewer than 5 reads have no such test. Measured on graded picks "
+                                          "(BENCHMARKS.md).")
     rank_beta: float = setting(0.2, _parse_positive_float,
                                "Default anti-trending strength: how much is subtracted from the score of a paper "
                                "in a bursting cluster (nothing else is penalised). Users can set their own.")

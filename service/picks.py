@@ -23,7 +23,7 @@ from pipelines.store import Store
 from pipelines.store_users import User
 from pipelines.taxonomy import field_key, field_of, lookup
 
-from .ranker import CLASSIC_BEFORE, Candidate, ClusterRef, Pick, Profile, ProfileItem, RankParams, rank, reader_floor
+from .ranker import CLASSIC_BEFORE, Candidate, ClusterRef, Pick, Profile, ProfileItem, RankParams, rank, reader_centre, reader_floor
 
 RECENCY_HALF_LIFE_DAYS = 90  # a read from three months ago weighs half as much as today's
 DEFAULT_NEW_DAYS = 7  # "new" for a user without a digest yet
@@ -97,8 +97,10 @@ def build_profile(store: Store, settings: Settings, user: User, now: datetime) -
                                  kind="read" if pid in reads else "rated", paper_id=pid, text=paper_text(paper)))
         if pid in reads:
             read_papers.append((paper, weight))
-    floor = reader_floor(np.stack([i.vector for i in items if i.kind == "read"]) if read_papers else
-                         np.zeros((0, embedder.dimension), dtype=np.float32), settings.rank_floor)
+    read_vectors = (np.stack([i.vector for i in items if i.kind == "read"]) if read_papers
+                    else np.zeros((0, embedder.dimension), dtype=np.float32))
+    floor = reader_floor(read_vectors, settings.rank_floor)
+    centre, centre_floor = reader_centre(read_vectors, quantile=settings.rank_centre_quantile)
     if user.interests.strip():
         items.append(ProfileItem(label="your interests", vector=embedder.encode([user.interests])[0],
                                  weight=1.0, kind="interests", text=user.interests))
@@ -108,7 +110,7 @@ def build_profile(store: Store, settings: Settings, user: User, now: datetime) -
         fields = {f: 1.0 for f in filter(None, (field_key(field_of(c)) for c in user.categories))}
     beta = user.anti_trend if user.anti_trend is not None else settings.rank_beta
     return Profile(items=items, negatives=negatives, subfield_shares=subfields, field_shares=fields, beta=beta,
-                   floor=floor)
+                   floor=floor, centre=centre, centre_floor=centre_floor)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from service.ranker import (
     RankParams,
     false_claims,
     rank,
+    reader_centre,
     reader_floor,
 )
 
@@ -78,6 +79,20 @@ def test_the_reader_floor_follows_how_close_their_own_reads_are(rng):
     assert reader_floor(scattered, 0.4) == 0.4  # spread-out reading: the absolute floor
     assert 0.4 < reader_floor(tight, 0.4) <= 0.6  # close reads: a higher floor, capped
     assert reader_floor(tight[:2], 0.4) == 0.4  # too few reads to say
+
+
+def test_a_pick_must_sit_near_the_centre_of_the_reading():
+    core = [ProfileItem(f"Core {k}", unit(E[0] + 0.3 * E[5 + k]), 1.0, paper_id=f"arxiv:{k}", text=READ_TEXT)
+            for k in range(5)]
+    side = ProfileItem("Side interest", E[4], 1.0, paper_id="arxiv:9", text="Side topic")
+    vectors = np.stack([i.vector for i in core + [side]])
+    centre, bar = reader_centre(vectors, quantile=0.4)
+    me = profile(items=core + [side])
+    me.centre, me.centre_floor = centre, bar
+    by_side = cand("by-side", unit(E[4] + 0.2 * E[12]), text="x")  # very close to the side read only
+    by_core = cand("by-core", unit(E[0] + 0.2 * E[13]), text="y")
+    assert {p.paper_id for p in rank(me, [by_side, by_core], limit=8, params=NO_QUOTAS)} == {"by-core"}
+    assert reader_centre(vectors[:4])[0] is None  # too few reads to say where the centre is
 
 
 def test_quotas_apply_only_among_papers_that_clear_the_floor():
