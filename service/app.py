@@ -31,6 +31,7 @@ from .accounts import AccountError, clean_fields, rotate_token, user_for_token
 from .breadth import breadth_report
 from .digest import signer_for, today_for
 from .feedback import ACTIONS, apply_feedback, undo_feedback
+from .full_text import full_text_state
 from .picks import picks_for, shortfall_line
 from .scheduler import PipelineScheduler
 from .search import MAX_LIMIT, MAX_QUERY_CHARS, Searcher, SearchError, SearchQuery
@@ -394,7 +395,9 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
         if paper is None:
             raise StarletteHTTPException(404, f"no paper {paper_id}")
         passages = store.passages(paper_id)
-        return {"paper": asdict(paper), "extraction": store.extraction(paper_id),
+        extraction = store.extraction(paper_id)
+        return {"paper": asdict(paper), "extraction": extraction,
+                "full_text": None if extraction else full_text_state(store, settings, paper),
                 "limitations": [p for p in passages if p["kind"] == "limitations"],
                 "appendix": [{"title": p["title"], "page_start": p["page_start"]}
                              for p in passages if p["kind"] == "appendix"]}

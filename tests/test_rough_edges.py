@@ -172,3 +172,32 @@ def test_weekly_picks_count_no_pick_apart_from_failures(settings, store, monkeyp
     lines = [r.getMessage() for r in caplog.records]
     assert "old-paper: 0 new, 0 updated, 3 unchanged, 0 failed" in lines
     assert any(re.match(r"old-paper \d{4}-W\d\d: 0 picked, 3 with no pick \(no old paper left", m) for m in lines)
+
+
+# -- 5. what a paper page says about its full text ---------------------------------------------------
+
+
+def test_a_paper_page_says_what_is_the_case_about_its_full_text(client, store):
+    settings, c = client
+    classic = c.get("/papers/doi:10.1038/323533a0").text
+    assert "not been read yet" not in classic
+    assert "Glean has no open-access PDF for this paper, so its limitations and appendices are not available" \
+        in classic
+    assert c.get("/api/papers/doi:10.1038/323533a0").json()["full_text"]["state"] == "no_pdf"
+
+    def state() -> tuple[str, str]:
+        answer = c.get("/api/papers/arxiv:2302.07302").json()["full_text"]
+        return answer["state"], answer["message"]
+
+    assert state()[0] == "queued" and "queued for download" in c.get("/papers/arxiv:2302.07302").text
+    store.record_pdf_failure(ARXIV, "http_error", "HTTP 503")
+    assert state() == ("retrying", "The PDF could not be downloaded yet (HTTP 503); Glean will try again.")
+    for _ in range(settings.download_attempts - 1):
+        store.record_pdf_failure(ARXIV, "http_error", "HTTP 404")
+    assert state()[0] == "gave_up" and "not available" in state()[1]
+    store.save_pdf(ARXIV, b"%PDF-1.4 ...")
+    assert state()[0] == "downloaded"
+    store.save_extraction(ARXIV.id, pdf_version=1, extractor_version=1, status="ok", error=None, pages=1,
+                          title=None, elapsed_ms=1, sections=[], passages=[])
+    assert c.get("/api/papers/arxiv:2302.07302").json()["full_text"] is None
+    assert "The paper states no limitations section." in c.get("/papers/arxiv:2302.07302").text
