@@ -68,8 +68,12 @@ class Signer:
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self.secret, body.encode(), hashlib.sha256).digest())
 
-    def sign(self, purpose: str, data: dict, ttl_s: float, now: float | None = None) -> str:
-        payload = {"p": purpose, "e": int((now or time.time()) + ttl_s), **data}
+    def sign(self, purpose: str, data: dict, ttl_s: float, now: float | None = None, *,
+             expires_at: int | None = None) -> str:
+        """A token for ``purpose`` carrying ``data``, good for ``ttl_s`` seconds, or until ``expires_at``
+        (a fixed expiry makes the token a function of its data alone: the same data, the same token)."""
+        expiry = expires_at if expires_at is not None else int((now or time.time()) + ttl_s)
+        payload = {"p": purpose, "e": expiry, **data}
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
         return f"{body}.{self._mac(body)}"
 

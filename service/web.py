@@ -43,7 +43,11 @@ from .signing import BadSignature, Signer
 
 log = logging.getLogger(__name__)
 
-FEED_TOKEN_TTL = 10 * 365 * 86400  # feed readers keep a URL for years; revocation is by nonce
+# Feed readers keep a URL for years, so a feed token does not expire (revocation is by nonce),
+# and its expiry is fixed: the address is a function of user and nonce, the same on every visit
+# to the settings page until it is revoked. (Tokens made before carry a 10-year expiry; they
+# stay good until then or until revoked.)
+FEED_TOKEN_EXPIRES = 253402300799  # 9999-12-31T23:59:59Z
 # Sign-in mails: a few per address (a typo, a slow inbox) and more per client (a shared
 # office address), per quarter hour; beyond that someone is flooding an inbox or probing.
 SIGNIN_PER_ADDRESS = 5
@@ -72,7 +76,7 @@ def render_page(templates: Jinja2Templates, request: Request, name: str, context
 
 
 def feed_token(signer: Signer, store: Store, user: User) -> str:
-    return signer.sign("feed", {"u": user.id, "n": store.feed_nonce(user.id)}, FEED_TOKEN_TTL)
+    return signer.sign("feed", {"u": user.id, "n": store.feed_nonce(user.id)}, 0, expires_at=FEED_TOKEN_EXPIRES)
 
 
 def feed_user(signer: Signer, store: Store, token: str) -> User:
@@ -147,7 +151,7 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
     def settings_context(user: User, **extra) -> dict:
         feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
         return {"active": "settings", "user": user.public(), "saved": False, "error": None, "feed_url": feed_url,
-                "new_token": None, "json_url": "/api/me", **extra}
+                "new_token": None, "revoked": False, "json_url": "/api/me", **extra}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
@@ -183,8 +187,11 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
                           "try again. A link already mailed to you still works for 15 minutes."]}, status=429)
         if not address.isdigit():  # an email, never a user id typed into the form
             background.add_task(mail_signin_link, address, local_path(next))
-        # The same answer whether or not the address is known: no probing for accounts.
-        return page(request, "signin.html", {"active": "signin", "sent": True, "json_url": "/api/status"})
+        # The same answer whether or not the address is known: no probing for accounts. Without a
+        # mail server the mail is a file in the outbox, and whoever runs Glean needs to know where.
+        outbox = None if settings.smtp_host else str(settings.home / "outbox")
+        return page(request, "signin.html", {"active": "signin", "sent": True, "outbox": outbox,
+                                             "json_url": "/api/status"})
 
     @app.get("/signin/verify", include_in_schema=False)
     def signin_confirm(request: Request, t: str = ""):
@@ -233,9 +240,9 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
         return page(request, "settings.html", settings_context(user, new_token=rotate_token(store, user.id)))
 
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
-    def settings_page(request: Request, saved: bool = False):
+    def settings_page(request: Request, saved: bool = False, revoked: bool = False):
         user = signed_in(request)
-        return page(request, "settings.html", settings_context(user, saved=saved))
+        return page(request, "settings.html", settings_context(user, saved=saved, revoked=revoked))
 
     @app.post("/settings", include_in_schema=False)
     def settings_save(request: Request, csrf: Annotated[str, Form()] = "",
@@ -257,7 +264,7 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
         user = signed_in(request)
         check_csrf(request, csrf)
         store.bump_feed_nonce(user.id)
-        return RedirectResponse("/settings?saved=true", status_code=303)
+        return RedirectResponse("/settings?revoked=true#feed", status_code=303)
 
     @app.get("/breadth", response_class=HTMLResponse, include_in_schema=False)
     def breadth_page(request: Request):

@@ -201,3 +201,56 @@ def test_a_paper_page_says_what_is_the_case_about_its_full_text(client, store):
                           title=None, elapsed_ms=1, sections=[], passages=[])
     assert c.get("/api/papers/arxiv:2302.07302").json()["full_text"] is None
     assert "The paper states no limitations section." in c.get("/papers/arxiv:2302.07302").text
+
+
+# -- 6. a private feed address that stays put, a revoke that says so, and where the mail went -----------
+
+
+@pytest.fixture
+def web(make_settings, store):
+    settings = make_settings(base_url="https://glean.test", secret_key="k")
+    user, _ = create_user(store, "ada@example.org", name="Ada")
+    with TestClient(create_app(settings, run_scheduler=False), base_url="https://glean.test") as c:
+        yield settings, c, user
+
+
+def feed_url_of(html: str) -> str:
+    return re.search(r'<code id="feed-url">([^<]+)</code>', html).group(1)
+
+
+def test_the_private_feed_address_is_stable_until_revoked(web, monkeypatch):
+    settings, c, user = web
+    sign_in(settings, c)
+    first = feed_url_of(c.get("/settings").text)
+    import time
+    later = time.time() + 3 * 86400
+    monkeypatch.setattr(time, "time", lambda: later)  # days later, the same address
+    page = c.get("/settings").text
+    assert feed_url_of(page) == first
+    assert c.get(first.replace("https://glean.test", "")).status_code == 200
+    revoked = c.post("/settings/revoke-feed", data={"csrf": csrf_of(page)})
+    new = feed_url_of(revoked.text)
+    assert new != first
+    assert (f"Your old private feed address no longer works; the new one is\n  <code>{new}</code>"
+            in revoked.text)
+    assert "Saved." not in revoked.text
+    assert c.get(first.replace("https://glean.test", "")).status_code == 404
+    assert c.get(new.replace("https://glean.test", "")).status_code == 200
+    assert feed_url_of(c.get("/settings").text) == new
+
+
+def test_without_smtp_the_signin_page_says_where_the_mail_went(web):
+    settings, c, _ = web
+    for address in ("ada@example.org", "nobody@example.org"):  # the same words for both: no probing
+        form = c.get("/signin")
+        sent = c.post("/signin", data={"email": address, "csrf": csrf_of(form.text)})
+        assert ("if that address has an\n  account, the sign-in mail is in "
+                f"<code>{settings.home / 'outbox'}</code>") in sent.text
+
+
+def test_with_smtp_the_signin_page_names_no_folder(make_settings, store):
+    settings = make_settings(base_url="https://glean.test", secret_key="k", smtp_host="mail.invalid")
+    with TestClient(create_app(settings, run_scheduler=False), base_url="https://glean.test") as c:
+        form = c.get("/signin")
+        sent = c.post("/signin", data={"email": "nobody@example.org", "csrf": csrf_of(form.text)})
+        assert "a sign-in link is on its way" in sent.text and "outbox" not in sent.text
