@@ -641,6 +641,8 @@ def cmd_old_paper(args, settings: Settings) -> int:
     else:
         print(f"{pick['week']}: {pick['title']} ({pick['year']})  [{pick['paper_id']}]")
         print(f"  {pick['reason']}")
+        if pick["picked_at"] and iso_week(datetime.fromisoformat(pick["picked_at"]).date()) > pick["week"]:
+            print("  (picked after its week, so it stays out of the archive and the feeds)")
     return EXIT_OK
 
 
@@ -942,7 +944,8 @@ def build_parser() -> argparse.ArgumentParser:
     op = sub.add_parser("old-paper", help="the old paper of the week (global, or for one user)",
                         description="Pick (once per ISO week, then stable) the pre-2010 paper that best echoes "
                                     "this week's trending clusters; with --user, picked against that user's reading.")
-    op.add_argument("--week", help="ISO week like 2026-W48 (default: this week)")
+    op.add_argument("--week", help="ISO week like 2026-W48 (default: this week); a pick made after its week "
+                                   "stays out of the archive and the feeds")
     op.add_argument("--user", help="user id or email: their personal pick")
     op.add_argument("--json", action="store_true", help="JSON: week, paper_id, title, year, reason")
     op.set_defaults(func=cmd_old_paper)

@@ -133,5 +133,20 @@ def _describe(store: Store, row: dict) -> dict:
             "echo": row["echo"], "picked_at": row["picked_at"], "user": row["user_id"] or None}
 
 
-def history(store: Store, user_id: int = 0, weeks: int = 52) -> list[dict]:
-    return [_describe(store, row) for row in store.old_paper_history(user_id, weeks)]
+def made_in_its_week(row: dict, today: date) -> bool:
+    """A pick belongs in the archive and the feeds when its week has come and it was made by then.
+
+    ``glean old-paper --week`` can pick for a past week with this week's bursts; such a pick says
+    nothing about what echoed back then, and a feed would announce it as new. Picks made ahead
+    of their week (also by hand) wait until their week comes. ISO weeks like 2026-W48 sort as text.
+    """
+    picked = iso_week(datetime.fromisoformat(row["picked_at"]).astimezone(timezone.utc).date())
+    return row["week"] <= iso_week(today) and picked <= row["week"]
+
+
+def history(store: Store, user_id: int = 0, weeks: int = 52, today: date | None = None) -> list[dict]:
+    """The last ``weeks`` picks shown in the archive and the feeds, newest first."""
+    today = today or datetime.now(timezone.utc).date()
+    # One row per week and reader: reading them all to filter is cheap.
+    rows = [r for r in store.old_paper_history(user_id, -1) if made_in_its_week(r, today)]
+    return [_describe(store, row) for row in rows[:weeks]]

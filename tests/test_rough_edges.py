@@ -254,3 +254,42 @@ def test_with_smtp_the_signin_page_names_no_folder(make_settings, store):
         form = c.get("/signin")
         sent = c.post("/signin", data={"email": "nobody@example.org", "csrf": csrf_of(form.text)})
         assert "a sign-in link is on its way" in sent.text and "outbox" not in sent.text
+
+
+# -- 4. picks made by hand for past weeks stay out of the archive and the feeds ------------------------
+
+
+def test_the_archive_and_feeds_hold_only_picks_made_in_their_week(client, store):
+    from service.old_paper import history, iso_week
+
+    settings, c = client
+    now = datetime.now(timezone.utc)
+    at = {"this": now, "backfilled": now, "on-schedule": now - timedelta(days=28), "ahead": now}
+    weeks = {"this": iso_week(now.date()), "backfilled": iso_week((now - timedelta(days=14)).date()),
+             "on-schedule": iso_week((now - timedelta(days=28)).date()),
+             "ahead": iso_week((now + timedelta(days=14)).date())}
+    for name, week in weeks.items():
+        store.save_old_paper_pick(week=week, user_id=0, paper_id=CLASSIC.id, score=0.5, echo="x", reason=name,
+                                  now=at[name].isoformat(timespec="seconds"))
+    shown = [weeks["this"], weeks["on-schedule"]]
+    assert [p["week"] for p in history(store, 0)] == shown
+    assert [p["week"] for p in c.get("/api/old-paper").json()["archive"]] == shown
+    feed = feedparser.parse(c.get("/feeds/old-paper.atom").content)
+    assert [e.title.split(":")[0] for e in feed.entries] == shown
+    # The week ahead shows once it has come.
+    later = (now + timedelta(days=14)).date()
+    assert [p["week"] for p in history(store, 0, today=later)] == [weeks["ahead"], *shown]
+
+
+def test_the_cli_says_a_pick_for_a_past_week_stays_out_of_the_archive(settings, store, capsys):
+    from service.cli import main
+    from service.old_paper import iso_week
+
+    store.upsert_papers([CLASSIC])
+    now = datetime.now(timezone.utc)
+    past = iso_week((now - timedelta(days=14)).date())
+    store.save_old_paper_pick(week=past, user_id=0, paper_id=CLASSIC.id, score=0.5, echo="x", reason="r",
+                              now=now.isoformat(timespec="seconds"))
+    assert main(["old-paper", "--week", past], env={"GLEAN_HOME": str(settings.home)}) == 0
+    assert "(picked after its week, so it stays out of the archive and the feeds)" in capsys.readouterr().out
+
