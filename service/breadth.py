@@ -411,7 +411,8 @@ def breadth_report(store: Store, settings: Settings | None, user: User, now: dat
     context = context or breadth_context(store, now)
     space = context.space
     reads, unplaced = placed_reads(store, user.id, space, now)
-    report = {"user": user.id, "as_of": now.isoformat(timespec="seconds"), "reads": len(reads),
+    report = {"user": user.id, "user_name": user.name or user.email, "as_of": now.isoformat(timespec="seconds"),
+              "reads": len(reads),
               "unplaced": unplaced, "assigned_by_centroid": sum(r.how == BY_CENTROID for r in reads)}
     if not reads:
         note = ("No reads yet: add papers you have read to see how widely you read." if not unplaced else

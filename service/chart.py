@@ -8,6 +8,7 @@ a given report and matplotlib version: no dates in the metadata, a fixed SVG id 
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 import threading
 
@@ -38,10 +39,19 @@ def _label(name: str) -> str:
     return textwrap.shorten(name, LABEL_WIDTH, placeholder="…")
 
 
+def _whose(report: dict) -> str:
+    return report.get("user_name") or f"user {report.get('user')}"
+
+
+def _compared(report: dict) -> bool:
+    """Is there a median reader other than this one? With one reader the "median" is that reader."""
+    return (report.get("median_user") or {}).get("users", 0) > 1
+
+
 def _title(report: dict) -> str:
     if not report.get("reads"):
-        return f"Reading breadth of user {report.get('user')}: no reads yet"
-    return (f"Reading breadth of user {report.get('user')}: {report['effective_subfields']:.1f} effective subfields, "
+        return f"Reading breadth of {_whose(report)}: no reads yet"
+    return (f"Reading breadth of {_whose(report)}: {report['effective_subfields']:.1f} effective subfields, "
             f"Rao–Stirling {report['rao_stirling']:.2f}, {report['outside_home_share']:.0%} outside "
             f"{report.get('home_field') or 'the home field'}")
 
@@ -60,7 +70,10 @@ def chart_description(report: dict) -> str:
         text += (f", and line chart of effective subfields per month from {monthly[0]['month']} to "
                  f"{monthly[-1]['month']} ({monthly[0]['effective_subfields']:.1f} to "
                  f"{monthly[-1]['effective_subfields']:.1f}")
-        text += f"; median reader {median:.1f} overall)." if median else ")."
+        if not _compared(report):
+            text += "; the only reader here, so no median reader to compare with)."
+        else:
+            text += f"; median reader {median:.1f} overall)." if median else ")."
     else:
         text += "."
     return text
@@ -95,7 +108,9 @@ def _draw(report: dict) -> Figure:
     left.spines[["top", "right"]].set_visible(False)
 
     monthly = report.get("monthly") or []
-    median = {m["month"]: m["effective_subfields"] for m in (report.get("median_user") or {}).get("monthly", [])}
+    # One reader alone is their own median: a second line would only repeat the first.
+    median = {m["month"]: m["effective_subfields"] for m in (report.get("median_user") or {}).get("monthly", [])
+              if _compared(report)}
     if monthly:
         months = [m["month"] for m in monthly]
         x = [_month_number(m) - _month_number(months[0]) for m in months]  # gaps stay visible
@@ -137,4 +152,15 @@ def breadth_chart(report: dict, fmt: str = "png") -> bytes:
         with _SVG_SETTINGS, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "glean-breadth"}):
             fig.savefig(buffer, format="svg", metadata={"Date": None, "Title": _title(report),
                                                         "Description": description})
+        return _responsive(buffer.getvalue())
     return buffer.getvalue()
+
+
+def _responsive(svg: bytes) -> bytes:
+    """The SVG as wide as the page that holds it: width 100%, no fixed height; its viewBox keeps the
+    proportions, so a phone gets the whole chart scaled down instead of a 12-inch strip."""
+    def fix(match: re.Match) -> bytes:
+        tag = re.sub(rb'\s(?:width|height)="[^"]*"', b"", match.group(0))
+        return tag.replace(b"<svg", b'<svg width="100%"', 1)
+
+    return re.sub(rb"<svg\b[^>]*>", fix, svg, count=1)

@@ -647,11 +647,18 @@ def cmd_old_paper(args, settings: Settings) -> int:
 
 
 def cmd_breadth(args, settings: Settings) -> int:
+    # Refused before any work: PNG bytes under a .jpg name open nowhere and look like corruption.
+    charts = []
+    for path in args.png or []:
+        suffix = Path(path).suffix.lower()
+        if suffix not in ("", ".png", ".svg"):
+            raise CommandError(f"--png {path}: the chart comes as PNG or SVG, not {suffix[1:].upper()}; "
+                               f"name the file {Path(path).with_suffix('.png')} or {Path(path).with_suffix('.svg')}")
+        charts.append((path, "svg" if suffix == ".svg" else "png"))
     store = Store(settings.home)
     user = _user_arg(store, args.user)
     report = breadth_report(store, settings, user)
-    for path in args.png or []:
-        fmt = "svg" if path.lower().endswith(".svg") else "png"
+    for path, fmt in charts:
         Path(path).write_bytes(breadth_chart(report, fmt))
     if args.json:
         print(json.dumps(report))
@@ -663,9 +670,11 @@ def cmd_breadth(args, settings: Settings) -> int:
           f"{report['effective_subfields']:.2f} effective subfields, Rao–Stirling {report['rao_stirling']:.3f}, "
           f"{report['outside_home_share']:.0%} outside the home field")
     median = report.get("median_user") or {}
-    if median:
-        print(f"median reader: {median.get('effective_subfields', 0):.2f} effective subfields, "
-              f"Rao–Stirling {median.get('rao_stirling', 0):.3f}")
+    if median.get("users", 0) > 1:
+        print(f"median reader (of {median['users']}): {median.get('effective_subfields', 0):.2f} effective "
+              f"subfields, Rao–Stirling {median.get('rao_stirling', 0):.3f}")
+    else:  # the median of one reader is that reader
+        print("median reader: none to compare with, this is the only reader here")
     for name, share in list(report["shares"].items())[:10]:
         print(f"  {share:6.1%}  {'█' * max(1, round(share * 40))} {name}")
     for n in report["neighbours"]:

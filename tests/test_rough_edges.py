@@ -293,3 +293,73 @@ def test_the_cli_says_a_pick_for_a_past_week_stays_out_of_the_archive(settings, 
     assert main(["old-paper", "--week", past], env={"GLEAN_HOME": str(settings.home)}) == 0
     assert "(picked after its week, so it stays out of the archive and the feeds)" in capsys.readouterr().out
 
+
+# -- 7. breadth for a lone reader, a chart that names the reader and fits a phone, honest file names ----
+
+
+def lone_reader(store):
+    import numpy as np
+
+    user, _ = create_user(store, "ada@example.org", name="Ada Lovelace")
+    now = datetime.now(timezone.utc)
+    for i, (code, axis) in enumerate([("cs.LG", 0), ("cs.LG", 0), ("cs.CL", 1), ("q-bio.NC", 2)]):
+        pid = f"arxiv:2401.0000{i}"
+        store.upsert_papers([Paper(id=pid, title=f"Paper {i}", source="arxiv", primary_category=code,
+                                   categories=[code], year=2024, published=(now - timedelta(days=40)).isoformat())])
+        store.replace_paper_vectors([(pid, "h", np.eye(8, dtype=np.float32)[axis])])
+        store.add_reads(user.id, [(pid, (now - timedelta(days=3 + 31 * i)).isoformat())])
+    return user
+
+
+def test_a_lone_reader_is_told_so_and_the_chart_names_them(store, settings):
+    import xml.etree.ElementTree as ET
+
+    from service.breadth import breadth_report
+    from service.chart import breadth_chart, chart_description
+
+    report = breadth_report(store, settings, lone_reader(store))
+    assert report["median_user"]["users"] == 1 and report["user_name"] == "Ada Lovelace"
+    assert "the only reader here, so no median reader to compare with" in chart_description(report)
+    svg = breadth_chart(report, "svg")
+    root = ET.fromstring(svg)
+    assert root.get("width") == "100%" and root.get("height") is None and root.get("viewBox")
+    text = svg.decode()
+    assert "Reading breadth of Ada Lovelace" in text
+    assert "median reader that month" not in text  # no second line that only repeats the reader's own
+
+
+def test_the_breadth_page_says_you_are_the_only_reader_and_scales(web, store):
+    settings, c, _ = web
+    import numpy as np
+
+    user = store.find_user("ada@example.org")
+
+    store.upsert_papers([Paper(id="arxiv:2401.00009", title="Read", source="arxiv", primary_category="cs.LG",
+                               categories=["cs.LG"], year=2024)])
+    store.replace_paper_vectors([("arxiv:2401.00009", "h", np.eye(8, dtype=np.float32)[0])])
+    store.add_reads(user.id, [("arxiv:2401.00009", (datetime.now(timezone.utc) - timedelta(days=2)).isoformat())])
+    sign_in(settings, c)
+    page = c.get("/breadth").text
+    assert "you are the only reader here, so there is no median reader to compare with" in page
+    img = re.search(r'<img class="chart"[^>]*>', page).group(0)
+    assert 'src="/breadth.svg"' in img and "width=" not in img and "height=" not in img
+    chart = c.get("/breadth.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and b'width="100%"' in chart.content
+
+
+def test_cli_breadth_refuses_a_chart_name_of_another_format(store, settings, tmp_path, capsys):
+    from service.cli import main
+
+    lone_reader(store)
+    env = {"GLEAN_HOME": str(settings.home)}
+    jpg = tmp_path / "b.jpg"
+    assert main(["breadth", "ada@example.org", "--png", str(jpg)], env=env) == 2
+    captured = capsys.readouterr()
+    assert not jpg.exists() and captured.out == ""
+    assert captured.err.strip() == (f"glean: --png {jpg}: the chart comes as PNG or SVG, not JPG; name the file "
+                                    f"{tmp_path / 'b.png'} or {tmp_path / 'b.svg'}")
+    svg, png = tmp_path / "b.svg", tmp_path / "b.png"
+    assert main(["breadth", "ada@example.org", "--png", str(svg), "--png", str(png)], env=env) == 0
+    out = capsys.readouterr().out
+    assert svg.read_bytes().lstrip().startswith(b"<?xml") and png.read_bytes().startswith(b"\x89PNG")
+    assert "median reader: none to compare with, this is the only reader here" in out
