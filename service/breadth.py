@@ -415,9 +415,12 @@ def breadth_report(store: Store, settings: Settings | None, user: User, now: dat
               "reads": len(reads),
               "unplaced": unplaced, "assigned_by_centroid": sum(r.how == BY_CENTROID for r in reads)}
     if not reads:
+        # Shown on the breadth page as well: what is the case, in a reader's terms (no commands).
         note = ("No reads yet: add papers you have read to see how widely you read." if not unplaced else
-                f"None of your {unplaced} reads can be placed in a subfield yet (no arXiv category and not "
-                f"embedded yet); try again after the next index run.")
+                f"None of your reads can be placed in a subfield yet: {'it has' if unplaced == 1 else 'they have'} "
+                f"no arXiv category, and Glean has not finished analysing "
+                f"{'it' if unplaced == 1 else f'all {unplaced}'}; {'it is' if unplaced == 1 else 'they are'} "
+                f"placed once it has.")
         report.update({"shares": {}, "subfields": [], "fields": {}, "home_field": None, "outside_home_share": 0.0,
                        "effective_subfields": 0.0, "rao_stirling": 0.0, "monthly": [],
                        "median_user": _median_user(context, []), "neighbours": [], "note": note})
@@ -444,8 +447,8 @@ def breadth_report(store: Store, settings: Settings | None, user: User, now: dat
         "neighbours": neighbours(store, space, shares, centre, user_id=user.id, now=now, entry_papers=entry_papers),
     })
     if unplaced:
-        report["note"] = (f"{unplaced} of your reads could not be placed in a subfield yet (no arXiv category and "
-                          f"not embedded yet); they are left out.")
+        report["note"] = (f"{unplaced} of your reads could not be placed in a subfield yet (no arXiv category, and "
+                          f"Glean has not finished analysing them); they are left out until it has.")
     return report
 
 

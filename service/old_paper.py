@@ -84,12 +84,19 @@ def pick_old_paper(store: Store, settings: Settings, week: str, user: User | Non
     monday = week_monday(week)
     dimension = get_embedder(settings.embedding_model).dimension
     excluded = store.picked_old_papers(user_id) | (_unseen_by(store, user) if user else set())
-    old = [p for p in store.classic_papers() if p.id not in excluded and p.year and p.year < CLASSIC_BEFORE]
+    stored = [p for p in store.classic_papers() if p.year and p.year < CLASSIC_BEFORE]
+    old = [p for p in stored if p.id not in excluded]
     vectors = store.paper_vectors_for([p.id for p in old], dimension)
+    # The reasons show on the old-paper page: what is the case, in a reader's terms (no commands).
+    if not stored:
+        raise NothingToPick("no old paper to pick from: Glean holds no paper from before 2010 yet")
+    if not old:
+        raise NothingToPick("no old paper left to pick: every paper from before 2010 that Glean holds was "
+                            "picked in an earlier week, or read or shown already")
     old = [p for p in old if p.id in vectors]
     if not old:
-        raise NothingToPick("no old paper left to pick: every stored pre-2010 paper was picked, read or shown "
-                            "already, or none is embedded yet")
+        raise NothingToPick("no old paper to pick yet: Glean has not finished analysing its papers from before "
+                            "2010")
     echoes = _echoes(store)
     if not echoes:
         raise NothingToPick("nothing is bursting this week: no cluster of recent papers passed the burst test, "

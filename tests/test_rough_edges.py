@@ -171,7 +171,8 @@ def test_weekly_picks_count_no_pick_apart_from_failures(settings, store, monkeyp
     assert run["status"] == "ok" and run["failed"] == 0 and run["unchanged"] == 3
     lines = [r.getMessage() for r in caplog.records]
     assert "old-paper: 0 new, 0 updated, 3 unchanged, 0 failed" in lines
-    assert any(re.match(r"old-paper \d{4}-W\d\d: 0 picked, 3 with no pick \(no old paper left", m) for m in lines)
+    assert any(re.match(r"old-paper \d{4}-W\d\d: 0 picked, 3 with no pick \(no old paper to pick from: Glean "
+                        r"holds no paper from before 2010 yet\)", m) for m in lines)
 
 
 # -- 5. what a paper page says about its full text ---------------------------------------------------
@@ -363,3 +364,43 @@ def test_cli_breadth_refuses_a_chart_name_of_another_format(store, settings, tmp
     out = capsys.readouterr().out
     assert svg.read_bytes().lstrip().startswith(b"<?xml") and png.read_bytes().startswith(b"\x89PNG")
     assert "median reader: none to compare with, this is the only reader here" in out
+
+
+# -- 2. pages speak to readers, not to whoever runs the command line -------------------------------------
+
+# A command to type, or the pipeline's own words for its stages.
+CLI_HINT = re.compile(r"\bglean (ingest|index|users|reads|digest|serve|status|old-paper|breadth|backfill|download|"
+                      r"extract|trend|rank|search)\b|(?i:\bembedded\b|\bindex run\b|\bembedding\b)")
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.parametrize("stored", ["nothing", "no vectors", "all shown"])
+def test_no_page_shows_command_line_hints(web, store, monkeypatch, stored):
+    from service import old_paper
+
+    settings, c, user = web
+    monkeypatch.setattr(old_paper, "get_embedder", lambda name: type("E", (), {"dimension": 384})())
+    if stored != "nothing":
+        store.upsert_papers([CLASSIC, ARXIV])
+        store.add_reads(user.id, [(ARXIV.id, "2026-11-01T00:00:00+00:00")])  # no vector: not placed yet
+    if stored == "all shown":
+        store.add_reads(user.id, [(CLASSIC.id, "2026-11-01T00:00:00+00:00")])
+        store.save_old_paper_pick(week="2020-W01", user_id=0, paper_id=CLASSIC.id, score=0.1, echo=None,
+                                  reason="r", now="2020-01-01T00:00:00+00:00")
+    pages = ["/", "/search", "/search?q=english", "/old-paper", "/signin", "/docs"]
+    for path in pages:
+        assert not CLI_HINT.search(visible_text(c.get(path).text)), path
+    sign_in(settings, c)
+    for path in [*pages, "/breadth", "/settings", f"/papers/{CLASSIC.id}", f"/papers/{ARXIV.id}"]:
+        text = visible_text(c.get(path).text)
+        assert not CLI_HINT.search(text), (path, CLI_HINT.search(text))
+    old_page = visible_text(c.get("/old-paper").text)
+    assert {"nothing": "Glean holds no paper from before 2010 yet",
+            "no vectors": "Glean has not finished analysing its papers from before 2010",
+            "all shown": "every paper from before 2010 that Glean holds was picked in an earlier week, or read "
+                         "or shown already"}[stored] in " ".join(old_page.split())
+    if stored != "nothing":
+        assert "None of your reads can be placed in a subfield yet: " in visible_text(c.get("/breadth").text)
