@@ -65,6 +65,9 @@ class DigestItem:
     score: float
     relevance: float
     trend: float
+    # False while Glean has not read the paper's full text (no open-access PDF, or not yet):
+    # then the abstract stands in without claiming the paper has no limitations section.
+    full_text_read: bool = True
 
 
 @dataclass
@@ -114,6 +117,7 @@ def build_items(store: Store, settings: Settings, signer: Signer, user: User, pi
     for pick in picks:
         paper = papers[pick.paper_id]
         limitation = next((p for p in store.passages(paper.id) if p["kind"] == "limitations"), None)
+        extraction = store.extraction(paper.id)
         text = limitation["text"] if limitation else paper.abstract
 
         def feedback(action: str, paper_id: str = paper.id) -> str:
@@ -127,7 +131,8 @@ def build_items(store: Store, settings: Settings, signer: Signer, user: User, pi
             excerpt_is_limitations=limitation is not None, abs_url=paper.abs_url,
             paper_url=link(settings, f"/papers/{quote(paper.id, safe=':/')}"),
             more_url=feedback("more"), not_for_me_url=feedback("not"), read_url=feedback("read"),
-            score=pick.score, relevance=pick.relevance, trend=pick.trend))
+            score=pick.score, relevance=pick.relevance, trend=pick.trend,
+            full_text_read=bool(extraction) and extraction["status"] == "ok"))
     return items
 
 

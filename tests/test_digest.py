@@ -116,9 +116,10 @@ def test_a_cli_user_gets_one_correct_digest_at_their_hour(mail_settings, store, 
     assert msg["To"].addresses[0].addr_spec == "ada@example.org"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    # The paper's own limitations excerpt, and the abstract labelled as such when there is none.
+    # The paper's own limitations excerpt, and the abstract labelled as such when there is none
+    # (these papers were never read, so the label says that, not that they lack the section).
     assert "The paper's own limitations:" in text and "only tested on English text" in text
-    assert "Abstract (no limitations section found):" in text
+    assert "Abstract (Glean has not read the full text):" in text
     # Escaping holds: nothing user- or paper-supplied becomes markup or a new line.
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>experts</b>" not in html and "Sparse &lt;b&gt;experts&lt;/b&gt; &amp; routing at scale" in html

@@ -404,3 +404,26 @@ def test_no_page_shows_command_line_hints(web, store, monkeypatch, stored):
                          "or shown already"}[stored] in " ".join(old_page.split())
     if stored != "nothing":
         assert "None of your reads can be placed in a subfield yet: " in visible_text(c.get("/breadth").text)
+
+
+def test_the_digest_does_not_claim_an_unread_paper_has_no_limitations_section(settings, store):
+    from types import SimpleNamespace
+
+    from service.digest import build_items, render
+    from service.signing import Signer
+
+    store.upsert_papers([Paper(**{**CLASSIC.__dict__, "abstract": "We describe back-propagation."}),
+                         Paper(**{**ARXIV.__dict__, "abstract": "An abstract."})])
+    store.save_extraction(ARXIV.id, pdf_version=1, extractor_version=1, status="ok", error=None, pages=3,
+                          title=None, elapsed_ms=1, sections=[], passages=[])
+    user, _ = create_user(store, "ada@example.org")
+    picks = [SimpleNamespace(paper_id=pid, reason="r", score=0.5, relevance=0.5, trend=0.0)
+             for pid in (CLASSIC.id, ARXIV.id)]
+    items = build_items(store, settings, Signer(b"k"), user, picks)
+    assert [i.full_text_read for i in items] == [False, True]
+    msg = render(settings, Signer(b"k"), user, "2026-12-03", items, [])
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "Abstract (Glean has not read the full text):\n   We describe back-propagation." in text
+    assert "Abstract (no limitations section found):\n   An abstract." in text
+    assert "Abstract (Glean has not read the full text)" in html
