@@ -638,7 +638,7 @@ def parse_args(argv=None):
     p.add_argument("--days", type=int, default=6, help="weekly cutoffs for the authors")
     p.add_argument("--step", type=int, default=7, help="days between cutoffs")
     p.add_argument("--new-days", type=int, default=14, help="days of new papers after a cutoff")
-    p.add_argument("--reader-days", type=int, default=8, help="daily digests for the six readers")
+    p.add_argument("--reader-days", type=int, default=13, help="daily digests for the six readers")
     p.add_argument("--classics", type=int, default=600, help="pre-2010 records in the classic pool")
     p.add_argument("--floor", type=float, default=None, help="absolute floor (default: settings.rank_floor)")
     p.add_argument("--beta", type=float, default=None, help="anti-trending strength (default: settings.rank_beta)")
@@ -711,7 +711,8 @@ def main(argv=None) -> int:
     qualifying = len(authors)
     if args.users and args.users < len(authors):
         authors = sorted(random.Random(SEED).sample(authors, args.users), key=lambda u: (u.day, u.name))
-    readers = find_topic_readers(records, plan, reader_days[0])
+    # The readers' reads end before a fixed day, so changing --reader-days keeps the same readers.
+    readers = find_topic_readers(records, plan, plan.digest_days[-1] - timedelta(days=12))
     log(f"{qualifying} authors qualify; simulating {len(authors)}, and {len(readers)} readers × "
         f"{len(reader_days)} days", quiet)
 

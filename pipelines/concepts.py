@@ -61,8 +61,9 @@ experimental evaluation evaluate evaluated application applications property pro
 structures process processes function functions value values information quality level levels order
 state states time times form forms field fields theory approach use user users way ways part parts
 """.split())
-# Methods and boilerplate every field uses: sharing one does not make two papers about the same
-# thing (graded picks: a GAN paper in vision is no news to a neuroscientist who used a GAN).
+# Methods, broad task names and boilerplate every field uses: sharing one does not make two papers
+# about the same thing (graded picks: a GAN paper in vision is no news to a neuroscientist who used a
+# GAN; "question answering" alone linked a graph-learning reader to every QA paper of the week).
 METHOD_PHRASES = """
 generative adversarial network|gan|attention mechanism|neural network|deep neural network|deep learning
 |convolutional neural network|recurrent neural network|lstm|rnn|cnn|gru|word embedding|variational autoencoder
@@ -73,6 +74,8 @@ generative adversarial network|gan|attention mechanism|neural network|deep neura
 |random forest|logistic regression|linear regression|transfer learning|representation learning|feature extraction
 |self attention|transformer|bert|case study|experimental result|numerical simulation|open source|ground truth
 |benchmark dataset|loss function|training data|test set|proof of concept
+|question answering|reading comprehension|machine translation|text classification|image classification
+|sentiment analysis|object detection
 """
 MAX_PHRASE_WORDS = 4  # joiners count: "mixture of experts" is three
 COMMON_PHRASE_DF = 0.05  # a phrase in more than 5 % of the collection ("neural network") links nothing

@@ -206,8 +206,7 @@ def shortfall_line(picks: list[Pick], limit: int) -> str | None:
     if len(picks) >= limit:
         return None
     if not picks:
-        return ("no paper cleared your bar today: nothing new is close enough to what you read "
-                "(or nothing new is ingested and indexed yet)")
+        return "no paper cleared your bar today: nothing new is close enough to what you read"
     floor = picks[0].claims.get("floor")
     bar = f" (cosine ≥ {floor:.2f} to something you read)" if floor is not None else ""
     return f"only {len(picks)} paper{'s' if len(picks) != 1 else ''} cleared your bar today{bar}"

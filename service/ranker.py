@@ -16,7 +16,8 @@ Every pick earns its slot:
   paper must also clear the floor by β: "popular, but very close to your reading".
 * **Cross-field needs a bridge:** a paper from a subfield the reader hardly reads is
   eligible only if it clears the floor against a specific read *and* shares a concept
-  (a key phrase) with it.
+  (a key phrase) with it. Old papers and cross-field papers also need a second read near
+  them; any other pick with only one read near it must share a concept with that read.
 * **Variety** by Maximal Marginal Relevance among eligible papers, then quotas (one old,
   one cross-field paper when an eligible one exists); at most ``max_old_share`` of the list's
   slots go to old papers and ``max_cross_share`` to papers from other fields (rounded down).
@@ -224,8 +225,14 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
         neg = (vectors @ np.stack(profile.negatives).T).max(axis=1)
         rel = rel - 0.5 * np.clip(neg - 0.3, 0, None)  # only close "not for me" papers push down
         eligible &= neg < cosine  # closer to what they rejected than to what they read: not for them
-    other_field = np.array([(s := profile.share_of(c)) is not None and s < params.cross_share for c in candidates],
-                           dtype=bool)
+    shares: dict[tuple, float | None] = {}  # few distinct subfields/fields a day: look each up once
+    other_field = np.zeros(n, dtype=bool)
+    for i, c in enumerate(candidates):
+        key = (c.subfield, c.field)
+        if key not in shares:
+            shares[key] = profile.share_of(c)
+        share = shares[key]
+        other_field[i] = share is not None and share < params.cross_share
     bridges: dict[int, list[str]] = {}
     for i in np.flatnonzero(other_field & eligible & (cosine >= params.cross_floor)):
         bridges[int(i)] = shared_concepts(candidates[i].key_phrases, profile.item_phrases[nearest[i]], vocab)
@@ -237,6 +244,12 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
     is_cross = other_field & has_bridge
     is_old = np.array([c.year is not None and c.year < CLASSIC_BEFORE for c in candidates], dtype=bool)
     eligible &= ~is_old | (support >= profile.floor)
+    if sims.shape[1] >= MIN_SUPPORT_ITEMS:
+        # A pick with one read behind it must say what links them: a shared term, not a broad task.
+        for i in np.flatnonzero(eligible & (support < profile.floor)):
+            if int(i) not in bridges:
+                bridges[int(i)] = shared_concepts(candidates[i].key_phrases, profile.item_phrases[nearest[i]], vocab)
+            eligible[i] = bool(bridges[int(i)])
     return Scored(relevance=rel, cosine=cosine, nearest=nearest, trend_penalty=-profile.beta * trend,
                   old_bonus=np.where(is_old, params.old_bonus, 0.0), cross_bonus=np.where(is_cross, params.cross_bonus, 0.0),
                   is_old=is_old, is_cross=is_cross, other_field=other_field, eligible=eligible, bridges=bridges)
@@ -278,15 +291,19 @@ def meet_quota(chosen: list[int], flag: np.ndarray, minimum: int, eligible: np.n
     """Swap the best eligible flagged candidates in for the lowest-scored unflagged picks until
     ``minimum`` picks carry ``flag``; ``keeps(trial)`` says whether a swap keeps the other rules."""
     chosen = list(chosen)
-    for candidate in np.argsort(-scores):
-        if int(flag[chosen].sum()) >= minimum:
+    have = int(flag[chosen].sum()) if chosen else 0
+    if have >= minimum:
+        return chosen
+    pool = np.flatnonzero(flag & eligible)
+    for candidate in pool[np.argsort(-scores[pool], kind="stable")]:
+        if have >= minimum:
             break
-        if not (flag[candidate] and eligible[candidate]) or candidate in chosen:
+        if candidate in chosen:
             continue
         for drop in sorted((j for j in chosen if not flag[j]), key=lambda j: scores[j]):
             trial = [int(candidate) if j == drop else j for j in chosen]
             if keeps(trial):
-                chosen = trial
+                chosen, have = trial, have + 1
                 break
     return chosen
 

@@ -219,6 +219,15 @@ def test_a_field_the_reader_reads_is_not_cross_field():
     assert pick.parts["cross_field_bonus"] == 0 and not pick.reason.startswith("from Statistics")
 
 
+def test_a_pick_with_one_read_behind_it_must_share_a_term_with_it():
+    items = [ProfileItem(f"Read {k}", E[k], 1.0, paper_id=f"arxiv:{k}", text=f"Topic {k}") for k in range(3)]
+    items[0].text = READ_TEXT
+    me = profile(items=items)
+    linked = cand("linked", unit(E[0] + 0.5 * E[9]))  # shares "sparse mixture of experts" with Read 0
+    mute = cand("mute", unit(E[0] + 0.5 * E[10]), text="Question answering over tables")  # nothing shared
+    assert set(checked(rank(me, [linked, mute], limit=8, params=NO_QUOTAS), [linked, mute], me)) == {"linked"}
+
+
 def test_an_old_paper_needs_two_reads_behind_it():
     items = [ProfileItem(f"Read {k}", unit(E[0] + 0.2 * E[5 + k]), 1.0, paper_id=f"arxiv:{k}", text=READ_TEXT)
              for k in range(3)] + [ProfileItem("Side interest", E[4], 1.0, paper_id="arxiv:9", text="Side topic")]
@@ -232,11 +241,11 @@ def test_an_old_paper_needs_two_reads_behind_it():
 
 def test_no_single_read_fills_the_list():
     items = [ProfileItem("Main read", E[0], 1.0, paper_id="arxiv:1", text=READ_TEXT),
-             ProfileItem("Other read", E[1], 1.0, paper_id="arxiv:2", text="Other topic"),
+             ProfileItem("Other read", E[1], 1.0, paper_id="arxiv:2", text="Spectral graph wavelets"),
              ProfileItem("Third read", E[2], 1.0, paper_id="arxiv:3", text="Third topic")]
     me = profile(items=items)
-    cands = [cand(f"main{i}", unit(E[0] + 0.4 * E[3 + i]), text="x") for i in range(6)] + \
-            [cand("other", unit(E[1] + 0.5 * E[10]), text="y")]
+    cands = [cand(f"main{i}", unit(E[0] + 0.4 * E[3 + i])) for i in range(6)] + \
+            [cand("other", unit(E[1] + 0.5 * E[10]), text="Spectral graph wavelets on manifolds")]
     picks = rank(me, cands, limit=5, params=NO_QUOTAS)
     assert sum(p.claims["nearest"] == "Main read" for p in picks) == 2 and "other" in {p.paper_id for p in picks}
 
