@@ -208,5 +208,5 @@ def shortfall_line(picks: list[Pick], limit: int) -> str | None:
     if not picks:
         return "no paper cleared your bar today: nothing new is close enough to what you read"
     floor = picks[0].claims.get("floor")
-    bar = f" (cosine ≥ {floor:.2f} to something you read)" if floor is not None else ""
+    bar = f" (cosine ≥ {floor:.2f} to your reading or interests)" if floor is not None else ""
     return f"only {len(picks)} paper{'s' if len(picks) != 1 else ''} cleared your bar today{bar}"
