@@ -31,6 +31,12 @@ def lookup(category: str | None) -> Subfield | None:
     return table.get(category) or table.get(category.split(".")[0])
 
 
+def unknown_categories(codes) -> list[str]:
+    """The codes that are not arXiv categories of the taxonomy (a typo would follow nothing, quietly)."""
+    known = taxonomy()
+    return [c for c in codes if c not in known]
+
+
 def field_of(category: str | None) -> str | None:
     found = lookup(category)
     return found.field if found else None

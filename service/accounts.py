@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipelines.store import Store
 from pipelines.store_users import User
+from pipelines.taxonomy import unknown_categories
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
 # Longest accepted values: a name is one line in a mail header (RFC 5322 allows 998
@@ -35,10 +35,13 @@ def new_token() -> str:
 
 
 def clean_fields(**fields) -> dict:
-    """Validate user fields given by name; returns them normalised."""
+    """Validate user fields given by name; returns them normalised. None leaves a field as it is,
+    except ``anti_trend``, where it means "follow the deployment's default" and is stored as such."""
     out = {}
     for name, value in fields.items():
         if value is None:
+            if name == "anti_trend":
+                out[name] = None
             continue
         if isinstance(value, str) and len(value) > MAX_CHARS.get(name, len(value)):
             raise AccountError(f"the {name} is {len(value)} characters long; at most {MAX_CHARS[name]} are kept")
@@ -59,7 +62,7 @@ def clean_fields(**fields) -> dict:
             if len(value) > MAX_CATEGORIES:
                 raise AccountError(f"at most {MAX_CATEGORIES} categories can be followed")
             value = [c.strip() for c in value if c.strip()]
-            bad = [c for c in value if not CATEGORY_RE.match(c)]
+            bad = unknown_categories(value)
             if bad:
                 raise AccountError(f"not arXiv categories: {', '.join(bad)} (use codes like cs.CL)")
         elif name == "anti_trend":

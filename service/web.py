@@ -151,7 +151,8 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
     def settings_context(user: User, **extra) -> dict:
         feed_url = settings.base_url.rstrip("/") + f"/feeds/old-paper/{feed_token(signer, store, user)}.atom"
         return {"active": "settings", "user": user.public(), "saved": False, "error": None, "feed_url": feed_url,
-                "new_token": None, "revoked": False, "json_url": "/api/me", **extra}
+                "new_token": None, "revoked": False, "json_url": "/api/me",
+                "default_anti_trend": settings.rank_beta, **extra}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
@@ -247,13 +248,16 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
     @app.post("/settings", include_in_schema=False)
     def settings_save(request: Request, csrf: Annotated[str, Form()] = "",
                       digest_hour: Annotated[int, Form()] = 7, timezone_name: Annotated[str, Form()] = "UTC",
-                      anti_trend: Annotated[float, Form()] = 0.5, interests: Annotated[str, Form()] = "",
+                      anti_trend: Annotated[str, Form()] = "", interests: Annotated[str, Form()] = "",
                       categories: Annotated[str, Form()] = "", subscribed: Annotated[str | None, Form()] = None):
         user = signed_in(request)
         check_csrf(request, csrf)
         try:
-            values = clean_fields(digest_hour=digest_hour, timezone=timezone_name, anti_trend=anti_trend,
-                                  interests=interests, categories=categories.split(","))
+            # An empty strength means "the deployment's default" (GLEAN_RANK_BETA), stored as such, so a
+            # later change of the default reaches this reader too.
+            values = clean_fields(digest_hour=digest_hour, timezone=timezone_name,
+                                  anti_trend=_strength(anti_trend), interests=interests,
+                                  categories=categories.split(","))
         except AccountError as exc:
             return page(request, "settings.html", settings_context(user, error=str(exc)), status=400)
         store.update_user(user.id, unsubscribed=subscribed is None, **values)
@@ -312,3 +316,15 @@ def install_web(app: FastAPI, templates: Jinja2Templates, store: Store, settings
                               self_url=settings.base_url.rstrip("/") + f"/feeds/old-paper/{token}.atom",
                               feed_key=f"user-{user.id}")
         return atom_response(request, body, picks[0]["picked_at"] if picks else None)
+
+
+def _strength(text: str) -> float | None:
+    """The anti-trending strength a form sent: empty for the deployment default, else a number."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise AccountError(f"{text!r} is not a number: give 0 (off) to 3 (strong), or leave it empty for the "
+                           "default") from None

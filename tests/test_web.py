@@ -99,6 +99,41 @@ def test_settings_change_and_validation(web, store):
     assert client.get("/api/me").json()["timezone"] == "Asia/Tokyo"
 
 
+def test_saving_settings_keeps_the_deployment_default_strength(web, store):
+    """Saving the form without touching the strength must not pin the reader to today's default:
+    they keep following GLEAN_RANK_BETA (stored as NULL), so a change of the default reaches them."""
+    settings, client, user = web
+    sign_in(settings, client)
+    page = client.get("/settings")
+    assert 'placeholder="0.2"' in page.text and f"default,\n    {settings.rank_beta}" in page.text
+    field = re.search(r'<input id="anti_trend"[^>]*>', page.text).group(0)
+    assert 'value=""' in field  # the form shows no number of its own for a reader on the default
+    token = csrf_of(page.text)
+    saved = client.post("/settings", data={"csrf": token, "digest_hour": 7, "timezone_name": "UTC", "anti_trend": "",
+                                           "subscribed": "yes"}, follow_redirects=False)
+    assert saved.status_code == 303 and store.get_user(user.id).anti_trend is None
+    client.post("/settings", data={"csrf": token, "digest_hour": 7, "timezone_name": "UTC", "anti_trend": "1.5",
+                                   "subscribed": "yes"})
+    assert store.get_user(user.id).anti_trend == 1.5
+    bad = client.post("/settings", data={"csrf": token, "digest_hour": 7, "timezone_name": "UTC", "anti_trend": "lots"})
+    assert bad.status_code == 400 and "not a number" in bad.text
+    # The API takes an explicit null as "back to the default".
+    assert client.patch(f"/api/users/{user.id}", json={"anti_trend": None}).json()["anti_trend"] is None
+    assert store.get_user(user.id).anti_trend is None
+
+
+def test_unknown_categories_are_refused_on_the_settings_page_and_the_api(web, store):
+    settings, client, user = web
+    sign_in(settings, client)
+    token = csrf_of(client.get("/settings").text)
+    page = client.post("/settings", data={"csrf": token, "digest_hour": 7, "timezone_name": "UTC",
+                                          "categories": "cs.CL,cs.XX"})
+    assert page.status_code == 400 and "not arXiv categories: cs.XX" in page.text
+    api = client.patch(f"/api/users/{user.id}", json={"categories": ["cs.XX"]})
+    assert api.status_code == 400 and "cs.XX" in api.json()["error"]["message"]
+    assert store.get_user(user.id).categories == []
+
+
 def test_pages_need_sign_in_where_personal(web):
     _, client, _ = web
     to_signin = client.get("/settings", follow_redirects=False)  # a browser is sent to sign in, and back
