@@ -43,10 +43,10 @@ def _parse_list(raw: str) -> tuple[str, ...]:
 
 def _parse_categories(raw: str) -> tuple[str, ...]:
     """arXiv categories, each one in the taxonomy: a typo would ask arXiv for nothing, quietly."""
-    from .taxonomy import taxonomy  # the taxonomy finds its file through this module
+    from .taxonomy import unknown_categories  # the taxonomy finds its file through this module
 
     codes = _parse_list(raw)
-    unknown = [c for c in codes if c not in taxonomy()]
+    unknown = unknown_categories(codes)
     if unknown:
         raise ValueError(f"unknown arXiv categories {', '.join(unknown)}: use codes like cs.CL "
                          f"(arxiv.org/category_taxonomy)")

@@ -39,7 +39,7 @@ from pipelines.sources.oai import SUPPORTED_PREFIXES
 from pipelines.stages import DropReported, StageReport
 from pipelines.store import Store
 from pipelines.store_users import UserExists
-from pipelines.taxonomy import taxonomy
+from pipelines.taxonomy import taxonomy, unknown_categories
 from pipelines.trend import compute_trends
 
 from .accounts import AccountError, create_user, rotate_token
@@ -382,10 +382,9 @@ def cmd_search(args, settings: Settings) -> int:
 def _categories(text: str) -> list[str]:
     """A comma-separated list of arXiv categories, each one in the taxonomy."""
     codes = [c.strip() for c in text.split(",") if c.strip()]
-    known = taxonomy()
-    unknown = [c for c in codes if c not in known]
+    unknown = unknown_categories(codes)
     if unknown:
-        hints = [f"{c} (did you mean {close[0]}?)" if (close := get_close_matches(c, known, n=1)) else c
+        hints = [f"{c} (did you mean {close[0]}?)" if (close := get_close_matches(c, taxonomy(), n=1)) else c
                  for c in unknown]
         raise argparse.ArgumentTypeError(f"unknown arXiv categories: {', '.join(hints)}; use codes like "
                                          f"cs.CL (arxiv.org/category_taxonomy)")
