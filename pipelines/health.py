@@ -7,6 +7,7 @@ new means something is wrong (a weekend is not). Feeds publish at least weekly.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from .store import Store
@@ -76,6 +77,34 @@ def _run_view(run: dict) -> dict:
     return {k: run[k] for k in keys}
 
 
+def index_health(store: Store, name: str = "chunks") -> dict:
+    """Can semantic search use the ``name`` vector index? ``ok``; ``empty`` (no vectors yet: nothing
+    is lost); ``missing`` or ``unreadable`` (vectors are stored but their faiss file is gone or broken:
+    search falls back to keywords until `glean index` rebuilds it); ``behind`` (some vectors are not
+    in the file yet: the newest papers are found by keywords only)."""
+    vectors = store.vector_count(name)
+    meta = store.index_meta(name) or {}
+    path = store.index_dir / f"{name}.faiss"
+    sidecar = path.with_suffix(".json")
+    out = {"index": name, "vectors": vectors, "indexed": meta.get("count", 0)}
+    if not vectors:
+        return {**out, "state": "empty", "reason": None}
+    if not path.is_file() or not sidecar.is_file():
+        return {**out, "state": "missing", "reason": f"{path.name} is missing: search uses keywords only "
+                                                     "until `glean index` rebuilds it"}
+    try:
+        readable = path.stat().st_size > 0 and json.loads(sidecar.read_text()).get("generation") is not None
+    except (OSError, ValueError):
+        readable = False
+    if not readable:
+        return {**out, "state": "unreadable", "reason": f"{path.name} cannot be read: search uses keywords only "
+                                                        "until `glean index --rebuild`"}
+    if meta.get("count", 0) < vectors:
+        return {**out, "state": "behind", "reason": f"{vectors - meta.get('count', 0)} vectors are not indexed "
+                                                    "yet (`glean index`)"}
+    return {**out, "state": "ok", "reason": None}
+
+
 def status(store: Store, now: datetime | None = None) -> dict:
     """Everything `glean status` shows: per source health, papers, PDFs."""
     store.mark_interrupted_runs()  # a run whose process was killed is not shown as running
@@ -86,4 +115,5 @@ def status(store: Store, now: datetime | None = None) -> dict:
         "pdfs": store.pdf_status_counts(),
         "extractions": store.extraction_status_counts(),
         "mail": {"outbox": store.outbox_counts(), "problems": store.outbox_problems()},
+        "search": index_health(store),
     }

@@ -426,7 +426,10 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness, schema version and the scheduler's state")
     def healthz() -> dict:
-        return {"status": "ok", "schema_version": store.schema_version, "scheduler": scheduler.describe()}
+        search = health.index_health(store)
+        degraded = search["state"] in ("missing", "unreadable")
+        return {"status": "degraded" if degraded else "ok", "schema_version": store.schema_version,
+                "scheduler": scheduler.describe(), "search": search}
 
     @app.get("/api/status", summary="Per-source health (failing, stale, ok), papers and PDFs",
              description="Mail problems name their recipients, so the public answer counts them; "

@@ -356,6 +356,8 @@ def cmd_search(args, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer))
         return EXIT_OK
+    if answer.get("degraded"):
+        print(f"warning: {answer['degraded']}", file=sys.stderr)
     if not answer["results"]:
         active = {flag: value for flag, value in answer["filters"].items()
                   if value is not None and (flag, value) != ("in", "all")}
@@ -718,6 +720,9 @@ def cmd_status(args, settings: Settings) -> int:
               f"{retry}: {problem['last_error']}")
     if state["extractions"]:
         print("  extraction outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(state["extractions"].items())))
+    search = state["search"]
+    print(f"  search: {search['state'].upper()}, {search['indexed']} of {search['vectors']} passage vectors indexed"
+          + (f": {search['reason']}" if search["reason"] else ""))
     return EXIT_OK
 
 

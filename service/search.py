@@ -9,6 +9,7 @@ calibration between the two, which is why it is used here.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -17,9 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pipelines.embedding import get_embedder
+from pipelines.health import index_health
 from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
 
 WHERE_KINDS = {"limitations": ("limitations",), "appendix": ("appendix",), "all": ("limitations", "appendix")}
 SOURCES = ("arxiv", "arxiv-classics", "arxiv-oai", "canon", "feeds")
@@ -177,6 +181,7 @@ class Searcher:
         # query: SQLite and torch both release the GIL, so on two cores the two sides
         # overlap instead of adding up. Its idle threads end with the process.
         self._keyword_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-keyword")
+        self._missing_index: str | None = None  # why the semantic side is unavailable, when it is
 
     def _chunk_index(self) -> VectorIndex | None:
         path = self.store.index_dir / "chunks.faiss"
@@ -206,6 +211,22 @@ class Searcher:
                 self._index = index
             self._index_stamp, self._loading = stamp, None
 
+    def _note_index(self, index: VectorIndex | None) -> None:
+        """Keep (and log, once per change) why semantic search is unavailable while vectors exist."""
+        reason = None
+        if index is None:
+            state = index_health(self.store)
+            reason = state["reason"] if state["state"] in ("missing", "unreadable") else None
+            if reason is None and state["state"] != "empty":
+                reason = ("the vector index could not be loaded: search uses keywords only until "
+                          "`glean index --rebuild`")
+        if reason != self._missing_index:
+            if reason:
+                log.warning("search is keyword-only: %s", reason)
+            else:
+                log.info("semantic search is available again")
+            self._missing_index = reason
+
     def search(self, query: SearchQuery) -> dict:
         query.validate()
         started = time.perf_counter()
@@ -219,9 +240,12 @@ class Searcher:
             keyword = self._keyword(query, terms, kinds) if query.mode == "keyword" else []
             semantic = self._semantic(query, kinds) if query.mode == "semantic" else []
         hits = self._fuse(keyword, semantic, terms, query.limit)
-        return {"query": query.q, "filters": query.filters(), "mode": query.mode, "total": len(hits),
-                "took_ms": round((time.perf_counter() - started) * 1000, 1),
-                "results": [dict(vars(h)) for h in hits]}  # asdict() deep-copies: 3 ms a search
+        answer = {"query": query.q, "filters": query.filters(), "mode": query.mode, "total": len(hits),
+                  "took_ms": round((time.perf_counter() - started) * 1000, 1),
+                  "results": [dict(vars(h)) for h in hits]}  # asdict() deep-copies: 3 ms a search
+        if query.mode != "keyword" and self._missing_index is not None:
+            answer["degraded"] = self._missing_index  # said in the answer, never a silent keyword-only search
+        return answer
 
     def _keyword(self, query: SearchQuery, terms: list[str], kinds) -> list[dict]:
         """Passages by BM25: those holding every word first, then those holding any rarer one.
@@ -262,6 +286,7 @@ class Searcher:
 
     def _semantic(self, query: SearchQuery, kinds) -> list[dict]:
         index = self._chunk_index()
+        self._note_index(index)
         if index is None or index.size == 0:
             return []
         vector = get_embedder(self.settings.embedding_model).encode([query.q])

@@ -320,3 +320,32 @@ def test_serve_threads_cap_torch_for_the_whole_process():
         assert torch.get_num_threads() == 1 and seen == [1]  # request threads start later and inherit it
     finally:
         limit_cpu_threads(before)
+
+
+def test_a_missing_or_broken_index_is_said_not_silently_keyword_only(settings, caplog, capsys):
+    """Without its faiss file, hybrid search falls back to keywords — and says so in the answer, the
+    log, /healthz and `glean status`, instead of looking like a search with fewer results."""
+    from service.cli import main
+
+    store = Store(settings.home)
+    seed(store)
+    assert index_pending(store, settings).ok
+    searcher = Searcher(store, settings)
+    assert "degraded" not in searcher.search(SearchQuery("hospital cohort"))
+    (store.index_dir / "chunks.faiss").unlink()
+    with caplog.at_level("WARNING", logger="service.search"):
+        answer = searcher.search(SearchQuery("hospital cohort"))
+    assert "chunks.faiss is missing" in answer["degraded"] and answer["results"]  # the keyword side still answers
+    assert any("keyword-only" in r.getMessage() for r in caplog.records)
+    assert "degraded" not in searcher.search(SearchQuery("hospital cohort", mode="keyword"))
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        health = client.get("/healthz").json()
+        assert health["status"] == "degraded" and health["search"]["state"] == "missing"
+        assert "chunks.faiss is missing" in client.get("/api/search", params={"q": "hospital cohort"}).json()["degraded"]
+    assert main(["status"], env={"GLEAN_HOME": str(settings.home)}) == 0
+    assert "search: MISSING" in capsys.readouterr().out
+    (store.index_dir / "chunks.json").write_text("{not json")
+    (store.index_dir / "chunks.faiss").write_bytes(b"")
+    assert "cannot be read" in Searcher(store, settings).search(SearchQuery("hospital cohort"))["degraded"]
+    assert index_pending(store, settings, rebuild=True).ok  # `glean index --rebuild` mends it
+    assert "degraded" not in Searcher(store, settings).search(SearchQuery("hospital cohort"))
