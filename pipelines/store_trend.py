@@ -58,7 +58,8 @@ class TrendTables:
                 c.id = n
                 conn.execute(
                     "INSERT INTO trend_clusters (id, label, phrases, observed, expected, p_value, groups, significant, "
-                    "verdict, centroid, paper_ids, examples, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "verdict, centroid, paper_ids, examples, computed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (n, c.label, json.dumps(c.phrases), c.observed, c.expected, c.p_value, c.groups, int(c.significant),
                      c.verdict, np.asarray(c.centroid, dtype=np.float32).tobytes(), json.dumps(c.paper_ids),
                      json.dumps(c.examples), computed_at))

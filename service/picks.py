@@ -23,7 +23,18 @@ from pipelines.store import Store
 from pipelines.store_users import User
 from pipelines.taxonomy import field_key, field_of, lookup
 
-from .ranker import CLASSIC_BEFORE, Candidate, ClusterRef, Pick, Profile, ProfileItem, RankParams, rank, reader_centre, reader_floor
+from .ranker import (
+    CLASSIC_BEFORE,
+    Candidate,
+    ClusterRef,
+    Pick,
+    Profile,
+    ProfileItem,
+    RankParams,
+    rank,
+    reader_centre,
+    reader_floor,
+)
 
 RECENCY_HALF_LIFE_DAYS = 90  # a read from three months ago weighs half as much as today's
 DEFAULT_NEW_DAYS = 7  # "new" for a user without a digest yet

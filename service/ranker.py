@@ -191,7 +191,7 @@ class Scored:
     is_old: np.ndarray
     is_cross: np.ndarray  # another field *and* a bridge to a read
     other_field: np.ndarray  # a subfield the reader hardly reads (bridged or not)
-    eligible: np.ndarray  # clears the floor (and, for another field, has a bridge)
+    eligible: np.ndarray  # may be picked: clears the floors and has the support or bridge its kind needs
     bridges: dict[int, list[str]]  # candidate → shared concepts with its nearest item (computed lazily)
 
     @cached_property
@@ -248,11 +248,13 @@ def score_candidates(profile: Profile, candidates: list[Candidate], vectors: np.
         # A pick with one read behind it must say what links them: a shared term, not a broad task.
         for i in np.flatnonzero(eligible & (support < profile.floor)):
             if int(i) not in bridges:
-                bridges[int(i)] = shared_concepts(candidates[i].key_phrases, profile.item_phrases[nearest[i]], vocab)
+                bridges[int(i)] = shared_concepts(candidates[i].key_phrases, profile.item_phrases[nearest[i]],
+                                                  vocab)
             eligible[i] = bool(bridges[int(i)])
     return Scored(relevance=rel, cosine=cosine, nearest=nearest, trend_penalty=-profile.beta * trend,
-                  old_bonus=np.where(is_old, params.old_bonus, 0.0), cross_bonus=np.where(is_cross, params.cross_bonus, 0.0),
-                  is_old=is_old, is_cross=is_cross, other_field=other_field, eligible=eligible, bridges=bridges)
+                  old_bonus=np.where(is_old, params.old_bonus, 0.0),
+                  cross_bonus=np.where(is_cross, params.cross_bonus, 0.0), is_old=is_old, is_cross=is_cross,
+                  other_field=other_field, eligible=eligible, bridges=bridges)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.ndarray,
@@ -281,7 +283,8 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float, open_: np.n
             taken[n] += int(flags[pick])
         if nearest is not None and sum(int(nearest[j] == nearest[pick]) for j in chosen) >= PER_READ:
             open_ &= nearest != nearest[pick]
-        overlap = (vectors @ vectors[pick] - MMR_REDUNDANT) / (1 - MMR_REDUNDANT)  # 0 at the threshold, 1 for a twin
+        # 0 at the threshold, 1 for a twin
+        overlap = (vectors @ vectors[pick] - MMR_REDUNDANT) / (1 - MMR_REDUNDANT)
         redundancy = np.maximum(redundancy, np.clip(overlap, 0, 1))
     return chosen
 
@@ -320,7 +323,8 @@ def claims_for(c: Candidate, i: int, scored: Scored, profile: Profile, params: R
     """What the reason will say, as checkable facts."""
     b = int(scored.nearest[i])
     item = profile.items[b]
-    shared = scored.bridges[i] if i in scored.bridges else shared_concepts(c.key_phrases, profile.item_phrases[b], vocab)
+    shared = (scored.bridges[i] if i in scored.bridges
+              else shared_concepts(c.key_phrases, profile.item_phrases[b], vocab))
     out = {"nearest": item.label, "nearest_kind": item.kind, "nearest_paper": item.paper_id,
            "cosine": round(float(scored.cosine[i]), 4), "floor": round(profile.floor, 4), "shared": shared,
            "kind": "close"}
