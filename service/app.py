@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines import health
-from pipelines.embedding import get_embedder
 from pipelines.paper_ids import resolve_paper_id
 from pipelines.reading import add_reads, reference_for
 from pipelines.settings import Settings

@@ -25,7 +25,6 @@ from pipelines import health
 from pipelines.backfill import backfill_arxiv
 from pipelines.batch_backfill import EMBEDDING_BATCH, PDF_BATCH, backfill_embeddings, backfill_pdfs
 from pipelines.download import download_pdfs
-from pipelines.embedding import get_embedder
 from pipelines.executor import executor_from_settings
 from pipelines.extract import to_json
 from pipelines.extract_stage import extract_pending
