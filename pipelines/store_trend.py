@@ -7,30 +7,39 @@ so readers never see half of one run and half of another.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 
 @dataclass
-class StoredCluster:
-    id: int
+class Cluster:
+    """A cluster the burst test tested (pipelines/trend.py), as computed and as stored. Members are
+    the window papers at cosine ≥ ρ to the centroid."""
+
     label: str
     phrases: list[str]
     observed: int
     expected: float
     p_value: float
-    groups: int
+    groups: int  # independent author groups
     significant: bool
-    verdict: str
+    verdict: str  # "bursting", or why not
     centroid: np.ndarray
-    paper_ids: list[str]
+    paper_ids: list[str]  # most central first
     examples: list[str]
-    computed_at: str
+    id: int = 0  # set by the store
+    computed_at: str = ""
+    member_titles: list[str] = field(default_factory=list, repr=False)  # for labelling; not stored
 
     @property
     def size(self) -> int:
         return self.observed
+
+    @property
+    def ratio(self) -> float:
+        return self.observed / self.expected if self.expected else math.inf
 
     def public(self) -> dict:
         """What `glean trend --json` and the API show (no centroid)."""
@@ -75,9 +84,9 @@ class TrendTables:
                          "volume_ratio=excluded.volume_ratio, tests=excluded.tests",
                          (computed_at, result.window_papers, result.history_papers, result.volume_ratio, result.tests))
 
-    def trend_clusters(self, *, bursting_only: bool = False) -> list[StoredCluster]:
+    def trend_clusters(self, *, bursting_only: bool = False) -> list[Cluster]:
         sql = "SELECT * FROM trend_clusters" + (" WHERE significant = 1" if bursting_only else "") + " ORDER BY id"
-        return [StoredCluster(id=r["id"], label=r["label"], phrases=json.loads(r["phrases"]), observed=r["observed"],
+        return [Cluster(id=r["id"], label=r["label"], phrases=json.loads(r["phrases"]), observed=r["observed"],
                               expected=r["expected"], p_value=r["p_value"], groups=r["groups"],
                               significant=bool(r["significant"]), verdict=r["verdict"],
                               centroid=np.frombuffer(r["centroid"], dtype=np.float32),

@@ -42,6 +42,7 @@ from .concepts import phrases
 from .settings import Settings
 from .stages import Progress, StageReport, run_stage
 from .store import Counts, Store
+from .store_trend import Cluster
 
 HISTORY_DAYS = 365
 BLOCK = 8192
@@ -66,33 +67,6 @@ class Neighbourhood:
     paper_id: str
     recent: int  # near neighbours in the window (not itself)
     expected: float  # what the baseline predicts for the window
-
-
-@dataclass
-class Cluster:
-    """A tested cluster. Members are the window papers at cosine ≥ ρ to the centroid."""
-
-    label: str
-    phrases: list[str]
-    observed: int
-    expected: float
-    p_value: float
-    groups: int
-    significant: bool
-    verdict: str  # "bursting", or why not
-    centroid: np.ndarray
-    paper_ids: list[str]  # most central first
-    examples: list[str]
-    id: int = 0  # set by the store
-    member_titles: list[str] = field(default_factory=list, repr=False)  # for labelling; not stored
-
-    @property
-    def size(self) -> int:
-        return self.observed
-
-    @property
-    def ratio(self) -> float:
-        return self.observed / self.expected if self.expected else math.inf
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pipelines.settings import Settings
 from pipelines.store import Store
 from pipelines.store_users import User
 
-from .picks import build_profile, called_classic
+from .picks import build_profile, called_classic, seen_by
 from .ranker import CLASSIC_BEFORE
 
 SHOWN_PENALTY = 0.02
@@ -70,11 +70,6 @@ def _echoes(store: Store) -> list[Echo]:
                  0.7 + 0.3 * c.observed / largest) for c in clusters]
 
 
-def _unseen_by(store: Store, user: User) -> set[str]:
-    return (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
-            | {r["paper_id"] for r in store.ratings(user.id)})
-
-
 def pick_old_paper(store: Store, settings: Settings, week: str, user: User | None = None) -> dict:
     """The week's pick (made once, then stable); raises NothingToPick when there can be none."""
     user_id = user.id if user else 0
@@ -83,7 +78,7 @@ def pick_old_paper(store: Store, settings: Settings, week: str, user: User | Non
         return _describe(store, existing)
     monday = week_monday(week)
     dimension = get_embedder(settings.embedding_model).dimension
-    excluded = store.picked_old_papers(user_id) | (_unseen_by(store, user) if user else set())
+    excluded = store.picked_old_papers(user_id) | (seen_by(store, user) if user else set())
     stored = [p for p in store.classic_papers() if p.year and p.year < CLASSIC_BEFORE]
     old = [p for p in stored if p.id not in excluded]
     vectors = store.paper_vectors_for([p.id for p in old], dimension)

@@ -135,7 +135,6 @@ class DayContext:
     candidates: list[tuple[Candidate, str | None]]  # (candidate, published)
     vectors: np.ndarray | None = None  # row i: candidates[i]'s vector, stacked once for every user
     vocab: Vocabulary | None = None  # phrase frequencies over the day's candidates
-    bursting: dict[int, set[str]] | None = None  # bursting cluster id → its papers (for checking claims)
 
     def __post_init__(self):
         if self.vectors is None:
@@ -174,7 +173,7 @@ def day_context(store: Store, settings: Settings, now: datetime) -> DayContext:
             subfield=subfield_of(paper.primary_category),
             classic=called_classic(paper), trend=1.0 if cluster else 0.0, cluster=cluster,
             neighbours=trend.recent_neighbours if trend else None, echo=echo), paper.published))
-    return DayContext(now, candidates, bursting={i: set(c.paper_ids) for i, c in clusters.items()})
+    return DayContext(now, candidates)
 
 
 def user_candidates(store: Store, context: DayContext, user: User,
@@ -197,14 +196,19 @@ def moment(on: date | None) -> datetime:
     return datetime.combine(on, time(23, 59), timezone.utc) if on else datetime.now(timezone.utc)
 
 
+def seen_by(store: Store, user: User) -> set[str]:
+    """Papers the user already has: delivered to them, read, or rated. Never offered again."""
+    return (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
+            | {r["paper_id"] for r in store.ratings(user.id)})
+
+
 def picks_for(store: Store, settings: Settings, user: User, *, on: date | None = None, limit: int = 10,
               context: DayContext | None = None) -> list[Pick]:
     """The ranked picks for ``user`` on day ``on`` (default today): nothing delivered, read or rated
     before, and no old paper offered on an earlier day (old papers rotate)."""
     context = context or day_context(store, settings, moment(on))
     day = context.now.date().isoformat()
-    exclude = (store.delivered_ids(user.id) | {r["paper_id"] for r in store.reads(user.id)}
-               | {r["paper_id"] for r in store.ratings(user.id)} | store.offered_old_before(user.id, day))
+    exclude = seen_by(store, user) | store.offered_old_before(user.id, day)
     profile = build_profile(store, settings, user, context.now)
     candidates, vectors = user_candidates(store, context, user, exclude)
     picks = rank(profile, candidates, limit=limit, params=params_from(settings), vectors=vectors, vocab=context.vocab)

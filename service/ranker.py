@@ -311,10 +311,10 @@ def meet_quota(chosen: list[int], flag: np.ndarray, minimum: int, eligible: np.n
     return chosen
 
 
-def old_cap(share: float, length: int) -> int:
-    """Old papers allowed in a list of ``length`` slots: the share means what it says (30 % of 8 is 2,
-    not 3). The cap counts the digest's slots, not the papers that cleared the floor: a short day
-    keeps a relevant old paper rather than dropping it to hit a ratio."""
+def slots(share: float, length: int) -> int:
+    """Slots a share allows in a list of ``length`` (for old papers, or papers from other fields): the
+    share means what it says (30 % of 8 is 2, not 3). It counts the digest's slots, not the papers
+    that cleared the floor: a short day keeps a relevant old paper rather than drop it for a ratio."""
     return math.floor(share * length + 1e-9)
 
 
@@ -392,8 +392,8 @@ def rank(profile: Profile, candidates: list[Candidate], *, limit: int = 10, para
         vectors = np.stack([c.vector for c in candidates])
     scored = score_candidates(profile, candidates, vectors, params, vocab)
     scores, is_old, eligible = scored.score, scored.is_old, scored.eligible
-    max_old = old_cap(params.max_old_share, limit)
-    max_cross = old_cap(params.max_cross_share, limit)
+    max_old = slots(params.max_old_share, limit)
+    max_cross = slots(params.max_cross_share, limit)
     # Papers from fields the reader hardly reads, bridged or not, season a list; they do not fill it.
     other = scored.other_field
     chosen = mmr(scores, vectors, limit, params.mmr_lambda, eligible, caps=[(is_old, max_old), (other, max_cross)],
