@@ -52,6 +52,7 @@ requiring suggest suggests suggested suggesting allowing include includes includ
 focused focusing aim aims aimed aiming explore explores explored exploring address addresses addressed
 addressing develop develops developed developing study studied studying analyze analyzes analyzed analyse
 analysed analysing analyzing design designed designing evaluate evaluated evaluating establish established
+four five six seven eight nine ten twenty hundred thousand million underlying overall typical
 """.split())
 # Words that say nothing on their own: never a concept alone, and never part of one.
 GENERIC = set("""
